@@ -1,0 +1,1 @@
+//! talko-benches: shared helpers for the criterion benchmarks and `loadgen`.

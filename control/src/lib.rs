@@ -1,0 +1,1 @@
+//! talko-control: the control plane (see DESIGN.md §4).

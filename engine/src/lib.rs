@@ -1,0 +1,1 @@
+//! talko-engine: the media engine (see DESIGN.md §3).
