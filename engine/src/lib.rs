@@ -1,1 +1,3 @@
 //! talko-engine: the media engine (see DESIGN.md §3).
+
+pub mod recorder;

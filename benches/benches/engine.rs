@@ -1,0 +1,2 @@
+//! Engine tick benchmarks (in progress).
+fn main() {}

@@ -1,0 +1,2 @@
+//! SRTP protect/unprotect benchmarks (in progress).
+fn main() {}
