@@ -1,1 +1,4 @@
 //! talko-control: the control plane (see DESIGN.md §4).
+
+pub mod live;
+pub mod photos;

@@ -1,3 +1,4 @@
 //! talko-engine: the media engine (see DESIGN.md §3).
 
+pub mod driver;
 pub mod recorder;

@@ -1,0 +1,1 @@
+//! Live stream: notifications and presence (in progress).

@@ -1,0 +1,1 @@
+//! Photos: upload pipeline and content-addressed storage (in progress).

@@ -1,0 +1,1 @@
+//! The mio shard driver (in progress).
