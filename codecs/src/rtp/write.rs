@@ -3,8 +3,7 @@
 //! Never allocates; a buffer too short is an error, never a partial write that panics.
 
 use super::{
-    Extension, RtpError, FIXED_HEADER_LEN, MAX_CSRCS, PROFILE_ONE_BYTE, PROFILE_TWO_BYTE,
-    VERSION,
+    Extension, RtpError, FIXED_HEADER_LEN, MAX_CSRCS, PROFILE_ONE_BYTE, PROFILE_TWO_BYTE, VERSION,
 };
 
 /// Everything needed to write an RTP header (RFC 3550 §5.1).
