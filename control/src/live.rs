@@ -1,1 +1,0 @@
-//! Live stream: notifications and presence (in progress).

@@ -1,0 +1,129 @@
+//! The live stream: notifications and presence pushed to connected devices.
+//!
+//! This module owns the in-memory side of "who is connected and what must reach
+//! them now":
+//!
+//! - [`Hub`] ([`hub`]): the registry of connected devices per account. `publish`
+//!   hands a [`LiveMessage`] to every connected device of an account at once, through a
+//!   bounded queue per device; a device that does not keep up is disconnected with a
+//!   reason, never buffered without bound.
+//! - [`presence`]: one owner task (actor) per online account holding its connection
+//!   presence, availability and call role; expiry and idleness are the actor's own
+//!   timers; group members receive coalesced transitions through the hub.
+//! - [`ws`]: the WebSocket session of one device: replay from a cursor through a
+//!   [`NotificationSource`], then live messages, de-duplicated across the switch.
+//!
+//! It must never be the durable record: notifications live in the store (the
+//! inbox table) and are published here only *after* their transaction committed, so
+//! that a reconnect with a cursor replays exactly what a dropped connection missed.
+//! It knows nothing about HTTP authentication: the caller resolves the account and
+//! device before handing a socket over.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+pub mod hub;
+pub mod presence;
+pub mod ws;
+
+pub use hub::{DisconnectReason, Hub, HubConfig, Subscription};
+pub use presence::{
+    Audience, Availability, CallRole, Presence, PresenceConfig, PresenceEvent, PresenceHandle,
+    PresenceState, Status,
+};
+pub use ws::{serve_socket, upgrade, ClientMessage, Live, LiveConfig, LiveQuery};
+
+/// A boxed, sendable future: the return type of the object-safe traits here.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A message for one account's connected devices.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LiveMessage {
+    /// A stored notification; `cursor` is its position in the account's inbox
+    /// (assigned by the store, strictly increasing per account).
+    Notification {
+        /// The inbox cursor.
+        cursor: i64,
+        /// The notification document as the REST inbox shows it.
+        notification: Arc<serde_json::Value>,
+    },
+    /// A presence transition of `account` (one of the recipient's group peers).
+    Presence {
+        /// Whose presence changed.
+        account: Uuid,
+        /// The new state.
+        state: PresenceState,
+    },
+}
+
+impl LiveMessage {
+    /// A notification message.
+    pub fn notification(cursor: i64, notification: serde_json::Value) -> Self {
+        Self::Notification {
+            cursor,
+            notification: Arc::new(notification),
+        }
+    }
+
+    /// The JSON text sent to the client:
+    /// `{"type":"notification","cursor":N,"notification":{…}}` or
+    /// `{"type":"presence","account":"…","state":{…}}`.
+    pub fn to_json(&self) -> String {
+        let value = match self {
+            Self::Notification {
+                cursor,
+                notification,
+            } => serde_json::json!({
+                "type": "notification",
+                "cursor": cursor,
+                "notification": &**notification,
+            }),
+            Self::Presence { account, state } => serde_json::json!({
+                "type": "presence",
+                "account": account,
+                "state": state,
+            }),
+        };
+        value.to_string()
+    }
+}
+
+/// The store could not answer; the session closes and the client reconnects later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourceError;
+
+impl fmt::Display for SourceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("notification store unavailable")
+    }
+}
+
+impl std::error::Error for SourceError {}
+
+/// The durable inbox the WebSocket session replays from (implemented by the store).
+pub trait NotificationSource: Send + Sync {
+    /// Up to `limit` notifications of `account` with a cursor strictly greater than
+    /// `cursor`, in increasing cursor order, each as `(cursor, document)`.
+    fn since(
+        &self,
+        account: Uuid,
+        cursor: i64,
+        limit: u32,
+    ) -> BoxFuture<'_, Result<Vec<(i64, serde_json::Value)>, SourceError>>;
+
+    /// The client on `device` has received everything up to `cursor`. The default
+    /// does nothing; a store may record a per-device delivery mark.
+    fn ack(
+        &self,
+        account: Uuid,
+        device: Uuid,
+        cursor: i64,
+    ) -> BoxFuture<'_, Result<(), SourceError>> {
+        let _ = (account, device, cursor);
+        Box::pin(async { Ok(()) })
+    }
+}

@@ -1,1 +1,0 @@
-//! Photos: upload pipeline and content-addressed storage (in progress).
