@@ -1,0 +1,313 @@
+//! One call and its 20 ms mixer tick.
+//!
+//! This module owns a call's member list, its loudest-N selection, its encoders (one
+//! shared full-mix encoder plus one mix-minus encoder per speaker slot, created when the
+//! call gets its first participant) and the tick: every member plays one frame out of
+//! its jitter buffer, the selection is updated, the mixes are summed, limited and encoded
+//! once each, and one send per listener is queued (the packet itself is re-headed and
+//! protected in [`crate::Engine::poll_transmit`]). A call where nobody talks decodes
+//! nothing and encodes nothing. It must never allocate during a tick, read the clock,
+//! or touch another call.
+
+use talko_codecs::opus::codec::{Encoder, FRAME_SAMPLES, MAX_PACKET};
+use talko_codecs::rtp::RtpHeader;
+
+use crate::config::OpusSettings;
+use crate::events::{EngineError, Event, EventQueue};
+use crate::ids::CallId;
+use crate::level::TalkChange;
+use crate::limiter::Limiter;
+use crate::mixer::{accumulate, mix_minus, Candidate, Selection, SlotChange, MAX_SPEAKERS};
+use crate::participant::Participant;
+use crate::tx::{Pending, Source, TxQueue};
+
+/// Room for one RTP packet: header, the largest Opus packet and the largest SRTP tag.
+pub const RTP_BUF: usize = 1_500;
+const HEADER_LEN: usize = 12;
+
+/// One encoded output stream of a call (the shared mix or one mix-minus).
+pub(crate) struct MixOut {
+    enc: Encoder,
+    limiter: Limiter,
+    /// The encoded packet with a placeholder RTP header; `len == 0` when nothing was
+    /// encoded this tick.
+    pub rtp: Box<[u8; RTP_BUF]>,
+    pub len: usize,
+}
+
+impl MixOut {
+    fn new(s: &OpusSettings) -> Result<MixOut, EngineError> {
+        let mut enc = Encoder::voip_mono()?;
+        enc.set_bitrate(s.bitrate)?;
+        enc.set_complexity(s.complexity)?;
+        enc.set_fec(s.fec)?;
+        enc.set_dtx(s.dtx)?;
+        enc.set_packet_loss_pct(s.expected_loss_pct)?;
+        let mut rtp = Box::new([0u8; RTP_BUF]);
+        let header = RtpHeader {
+            marker: false,
+            payload_type: 111,
+            sequence_number: 0,
+            timestamp: 0,
+            ssrc: 0,
+            csrcs: &[],
+            extensions: &[],
+            padding: 0,
+        };
+        header
+            .write(&[], &mut rtp[..])
+            .map_err(|_| EngineError::Opus(talko_codecs::opus::codec::OpusError::BadArg))?;
+        Ok(MixOut {
+            enc,
+            limiter: Limiter::new(),
+            rtp,
+            len: 0,
+        })
+    }
+
+    /// Limits and encodes `mix`; sets `len` (0 on failure or a DTX "nothing" frame).
+    fn encode(&mut self, mix: &[f32; FRAME_SAMPLES], pcm: &mut [i16; FRAME_SAMPLES]) {
+        self.limiter.process(mix, pcm);
+        self.len = 0;
+        let Some(payload) = self.rtp.get_mut(HEADER_LEN..HEADER_LEN + MAX_PACKET) else {
+            return;
+        };
+        if let Ok(n) = self.enc.encode(pcm, payload) {
+            // With DTX, 1–2 bytes mean "no audio to send".
+            if n > 2 {
+                self.len = HEADER_LEN + n;
+            }
+        }
+    }
+
+    /// The packet encoded this tick, if any.
+    pub(crate) fn packet(&self) -> Option<&[u8]> {
+        (self.len > 0).then(|| self.rtp.get(..self.len)).flatten()
+    }
+}
+
+/// The encoders and scratch of a call with members.
+pub(crate) struct Mixing {
+    pub shared: MixOut,
+    pub speakers: Vec<MixOut>,
+    mix: Box<[f32; FRAME_SAMPLES]>,
+    scratch: Box<[f32; FRAME_SAMPLES]>,
+    pcm: Box<[i16; FRAME_SAMPLES]>,
+    /// The shared mix as PCM (for the recorder), valid when `shared.len > 0`.
+    pub shared_pcm: Box<[i16; FRAME_SAMPLES]>,
+}
+
+impl Mixing {
+    pub(crate) fn new(n: usize, s: &OpusSettings) -> Result<Mixing, EngineError> {
+        let mut speakers = Vec::with_capacity(n);
+        for _ in 0..n {
+            speakers.push(MixOut::new(s)?);
+        }
+        Ok(Mixing {
+            shared: MixOut::new(s)?,
+            speakers,
+            mix: Box::new([0.0; FRAME_SAMPLES]),
+            scratch: Box::new([0.0; FRAME_SAMPLES]),
+            pcm: Box::new([0; FRAME_SAMPLES]),
+            shared_pcm: Box::new([0; FRAME_SAMPLES]),
+        })
+    }
+}
+
+/// One call.
+pub(crate) struct Call {
+    pub id: CallId,
+    /// Participant slots of the members, in join order.
+    pub members: Vec<u32>,
+    cands: Vec<Candidate>,
+    pub sel: Selection,
+    pub mixing: Option<Box<Mixing>>,
+    /// Ticks run since the call got members (the RTP clock of its mixes).
+    pub ticks: u64,
+    pub inject_panic: bool,
+    // Read by the recorder wiring.
+    #[allow(dead_code)]
+    pub recording: bool,
+}
+
+impl Call {
+    pub(crate) fn new(id: CallId, loudest_n: usize) -> Call {
+        Call {
+            id,
+            members: Vec::new(),
+            cands: Vec::new(),
+            sel: Selection::new(loudest_n.min(MAX_SPEAKERS)),
+            mixing: None,
+            ticks: 0,
+            inject_panic: false,
+            recording: false,
+        }
+    }
+
+    /// Adds a member (command path: may allocate).
+    pub(crate) fn add_member(&mut self, slot: u32, s: &OpusSettings) -> Result<(), EngineError> {
+        if self.mixing.is_none() {
+            self.mixing = Some(Box::new(Mixing::new(self.sel.len(), s)?));
+        }
+        self.members.push(slot);
+        self.cands.reserve(self.members.len());
+        Ok(())
+    }
+
+    /// Removes a member; returns whether it was one.
+    pub(crate) fn remove_member(&mut self, slot: u32) -> bool {
+        let Some(i) = self.members.iter().position(|&m| m == slot) else {
+            return false;
+        };
+        self.sel.remove(i);
+        self.members.swap_remove(i);
+        let last = self.members.len();
+        self.sel.rename(last, i);
+        if self.members.is_empty() {
+            // An empty call keeps nothing alive.
+            self.mixing = None;
+            self.ticks = 0;
+        }
+        true
+    }
+}
+
+/// Everything one call's tick touches besides the call itself.
+pub(crate) struct TickCtx<'a> {
+    pub parts: &'a mut [Option<Participant>],
+    pub events: &'a mut EventQueue,
+    pub tx: &'a mut TxQueue,
+    pub call_slot: u32,
+    pub now_us: i64,
+}
+
+/// Runs one 20 ms tick of `call`.
+pub(crate) fn tick(call: &mut Call, ctx: TickCtx<'_>) {
+    if call.inject_panic {
+        call.inject_panic = false;
+        panic!("injected panic in call {:?}", call.id);
+    }
+    let TickCtx {
+        parts,
+        events,
+        tx,
+        call_slot,
+        now_us,
+    } = ctx;
+    let id = call.id;
+    call.cands.clear();
+    // 1. Every member plays one frame.
+    for (i, &slot) in call.members.iter().enumerate() {
+        let Some(Some(p)) = parts.get_mut(slot as usize) else {
+            continue;
+        };
+        match p.tick(now_us) {
+            Some(TalkChange::Started) => events.push(Event::TalkingStarted {
+                call: id,
+                participant: p.id,
+            }),
+            Some(TalkChange::Stopped) => events.push(Event::TalkingStopped {
+                call: id,
+                participant: p.id,
+            }),
+            None => {}
+        }
+        call.cands.push(Candidate {
+            member: i,
+            loudness: p.vad.loudness(),
+            eligible: p.vad.talking() && !p.muted,
+        });
+    }
+    // 2. Loudest-N selection.
+    let members = &call.members;
+    call.sel.update(&call.cands, |change| {
+        let (member, slot) = match change {
+            SlotChange::Freed { member, .. } => (member, None),
+            SlotChange::Taken { slot, member } => (member, Some(slot)),
+        };
+        if let Some(Some(p)) = members.get(member).and_then(|&s| parts.get_mut(s as usize)) {
+            p.speaker = slot;
+        }
+    });
+    let tick_no = call.ticks;
+    call.ticks = call.ticks.wrapping_add(1);
+    let Some(mixing) = call.mixing.as_deref_mut() else {
+        return;
+    };
+    mixing.shared.len = 0;
+    for s in mixing.speakers.iter_mut() {
+        s.len = 0;
+    }
+    // 3. Sum the selected speakers that have audio this tick.
+    let mut voices = 0usize;
+    mixing.mix.fill(0.0);
+    for slot in call.sel.slots.iter().take(call.sel.len()).flatten() {
+        if let Some(Some(p)) = call.members.get(*slot).and_then(|&s| parts.get(s as usize)) {
+            if p.has_audio {
+                accumulate(&mut mixing.mix, &p.pcm, p.gain);
+                voices += 1;
+            }
+        }
+    }
+    if voices == 0 {
+        // Nobody talks: no encode, nothing to send.
+        return;
+    }
+    // 4. One shared encode, and one mix-minus encode per speaker slot.
+    mixing.shared.encode(&mixing.mix, &mut mixing.shared_pcm);
+    for (slot, member) in call.sel.slots.iter().enumerate().take(call.sel.len()) {
+        let Some(member) = member else { continue };
+        let Some(Some(p)) = call
+            .members
+            .get(*member)
+            .and_then(|&s| parts.get(s as usize))
+        else {
+            continue;
+        };
+        let Some(out) = mixing.speakers.get_mut(slot) else {
+            continue;
+        };
+        if p.has_audio {
+            if voices == 1 {
+                // The only voice is this speaker's own: it hears silence.
+                continue;
+            }
+            mix_minus(&mut mixing.scratch, &mixing.mix, &p.pcm, p.gain);
+            out.encode(&mixing.scratch, &mut mixing.pcm);
+        } else {
+            out.encode(&mixing.mix, &mut mixing.pcm);
+        }
+    }
+    // 5. Queue one send per listener with a latched address.
+    let ts_offset = (tick_no as u32).wrapping_mul(FRAME_SAMPLES as u32);
+    for &slot in call.members.iter() {
+        let Some(Some(p)) = parts.get_mut(slot as usize) else {
+            continue;
+        };
+        let Some(to) = p.addr else { continue };
+        let source = match p.speaker {
+            Some(s) => {
+                if mixing.speakers.get(s).is_none_or(|o| o.len == 0) {
+                    continue;
+                }
+                Source::Speaker(s as u8)
+            }
+            None => {
+                if mixing.shared.len == 0 {
+                    continue;
+                }
+                Source::Shared
+            }
+        };
+        let seq = p.out_seq;
+        p.out_seq = p.out_seq.wrapping_add(1);
+        tx.push(Pending::Media {
+            part: slot,
+            call: call_slot,
+            source,
+            seq,
+            ts: p.out_ts_base.wrapping_add(ts_offset),
+            to,
+        });
+    }
+}

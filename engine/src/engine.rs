@@ -1,0 +1,733 @@
+//! [`Engine`]: the sans-IO media core of one shard.
+//!
+//! This module owns the shard's preallocated tables (call slots, participant slots, the
+//! SSRC and ICE-username indexes), command handling, the demultiplexing of datagrams to
+//! participants, the shard-wide 20 ms tick and the output queues. Input arrives through
+//! `handle_command`, `handle_datagram` and `handle_timeout`, each taking `now`; output
+//! leaves through `poll_transmit`, `poll_event` and `poll_timeout`. It must never read the
+//! clock, open a socket, block, or allocate while handling datagrams and ticks in steady
+//! state (commands that add or remove participants may allocate). A panic inside one
+//! call's processing ends that call only ([`EndReason::Panicked`]).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::{Duration, Instant};
+
+use talko_codecs::demux::{classify, Kind};
+use talko_codecs::rtp::rewrite_header;
+
+use crate::call::{self, Call, TickCtx};
+use crate::config::{EngineConfig, ParticipantSpec};
+use crate::events::{DropCounters, DropReason, EndReason, EngineError, Event, EventQueue};
+use crate::ice;
+use crate::ids::{CallId, ParticipantId};
+use crate::participant::{srtp_drop, Participant, Received};
+use crate::rtcp_stats::{self, ReportInput};
+use crate::tx::{Pending, Source, TxQueue};
+
+/// A command from the control plane.
+// `AddParticipant` carries keys and credentials; commands are rare control-path
+// messages, so their size does not matter and boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// Creates an empty call.
+    CreateCall {
+        /// The new call's id.
+        call: CallId,
+    },
+    /// Ends a call and removes its participants ([`Event::CallEnded`] follows).
+    EndCall {
+        /// The call.
+        call: CallId,
+    },
+    /// Adds a participant to a call.
+    AddParticipant {
+        /// The call.
+        call: CallId,
+        /// The participant's id.
+        participant: ParticipantId,
+        /// SSRCs, keys, expected address, payload type.
+        spec: ParticipantSpec,
+    },
+    /// Removes a participant.
+    RemoveParticipant {
+        /// The call.
+        call: CallId,
+        /// The participant.
+        participant: ParticipantId,
+    },
+    /// Mutes or unmutes what a participant sends.
+    SetMute {
+        /// The call.
+        call: CallId,
+        /// The participant.
+        participant: ParticipantId,
+        /// Muted or not.
+        muted: bool,
+    },
+    /// Sets the gain applied to a participant's voice in the mix.
+    SetGain {
+        /// The call.
+        call: CallId,
+        /// The participant.
+        participant: ParticipantId,
+        /// Gain in dB (clamped to −60…+20).
+        gain_db: f32,
+    },
+    /// Test hook: the call's next tick panics.
+    #[cfg(feature = "test-hooks")]
+    InjectPanic {
+        /// The call.
+        call: CallId,
+    },
+}
+
+/// A datagram [`Engine::poll_transmit`] wrote into the caller's buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transmit {
+    /// Where to send it.
+    pub to: SocketAddr,
+    /// Its length at the start of the buffer.
+    pub len: usize,
+}
+
+/// The sans-IO media core of one shard.
+pub struct Engine {
+    cfg: EngineConfig,
+    calls: Vec<Option<Call>>,
+    free_calls: Vec<u32>,
+    call_index: HashMap<CallId, u32>,
+    /// Calls with at least one member, which tick.
+    active: Vec<u32>,
+    parts: Vec<Option<Participant>>,
+    free_parts: Vec<u32>,
+    ssrc_index: HashMap<u32, u32>,
+    ufrag_index: HashMap<String, u32>,
+    events: EventQueue,
+    tx: TxQueue,
+    drops: DropCounters,
+    epoch: Option<Instant>,
+    next_tick: Option<Instant>,
+    /// Ticks skipped because `handle_timeout` came too late.
+    missed_ticks: u64,
+    ticks: u64,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("calls", &self.call_index.len())
+            .field("participants", &self.ssrc_index.len())
+            .field("active", &self.active.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// How many overdue ticks one `handle_timeout` runs before skipping ahead.
+const MAX_CATCH_UP: u32 = 3;
+
+impl Engine {
+    /// Creates a shard core with every table preallocated from `config`.
+    pub fn new(config: EngineConfig) -> Self {
+        let max_calls = config.max_calls.max(1);
+        let max_parts = config.max_participants.max(1);
+        let mut calls = Vec::with_capacity(max_calls);
+        calls.resize_with(max_calls, || None);
+        let mut parts = Vec::with_capacity(max_parts);
+        parts.resize_with(max_parts, || None);
+        Engine {
+            cfg: config,
+            calls,
+            free_calls: (0..max_calls as u32).rev().collect(),
+            call_index: HashMap::with_capacity(max_calls),
+            active: Vec::with_capacity(max_calls),
+            parts,
+            free_parts: (0..max_parts as u32).rev().collect(),
+            ssrc_index: HashMap::with_capacity(max_parts),
+            ufrag_index: HashMap::with_capacity(max_parts),
+            events: EventQueue::with_capacity(4 * max_parts + 64),
+            tx: TxQueue::new(2 * max_parts + 64),
+            drops: DropCounters::default(),
+            epoch: None,
+            next_tick: None,
+            missed_ticks: 0,
+            ticks: 0,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &EngineConfig {
+        &self.cfg
+    }
+
+    /// Shard-wide counted drops by reason (including events and sends dropped on full
+    /// queues, as [`DropReason::QueueFull`]).
+    pub fn drop_counters(&self) -> DropCounters {
+        self.drops
+    }
+
+    /// Ticks skipped because `handle_timeout` was called late.
+    pub fn missed_ticks(&self) -> u64 {
+        self.missed_ticks
+    }
+
+    /// Ticks run so far.
+    pub fn ticks(&self) -> u64 {
+        self.ticks
+    }
+
+    /// Calls on this shard.
+    pub fn call_count(&self) -> usize {
+        self.call_index.len()
+    }
+
+    /// Participants on this shard.
+    pub fn participant_count(&self) -> usize {
+        self.ssrc_index.len()
+    }
+
+    /// The current statistics of one participant.
+    pub fn participant_stats(
+        &self,
+        call: CallId,
+        participant: ParticipantId,
+    ) -> Option<crate::events::ParticipantStats> {
+        let slot = self.find_participant(call, participant).ok()?;
+        self.parts.get(slot as usize)?.as_ref().map(|p| p.stats)
+    }
+
+    fn now_us(&mut self, now: Instant) -> i64 {
+        let epoch = *self.epoch.get_or_insert(now);
+        i64::try_from(now.saturating_duration_since(epoch).as_micros()).unwrap_or(i64::MAX)
+    }
+
+    fn call_slot(&self, call: CallId) -> Result<u32, EngineError> {
+        self.call_index
+            .get(&call)
+            .copied()
+            .ok_or(EngineError::UnknownCall)
+    }
+
+    fn find_participant(&self, call: CallId, id: ParticipantId) -> Result<u32, EngineError> {
+        let c = self.call_slot(call)?;
+        let call = self
+            .calls
+            .get(c as usize)
+            .and_then(Option::as_ref)
+            .ok_or(EngineError::UnknownCall)?;
+        call.members
+            .iter()
+            .copied()
+            .find(|&s| {
+                self.parts
+                    .get(s as usize)
+                    .and_then(Option::as_ref)
+                    .is_some_and(|p| p.id == id)
+            })
+            .ok_or(EngineError::UnknownParticipant)
+    }
+
+    /// Applies one command. Poll events afterwards (e.g. `CallEnded`).
+    pub fn handle_command(&mut self, now: Instant, cmd: Command) -> Result<(), EngineError> {
+        let now_us = self.now_us(now);
+        match cmd {
+            Command::CreateCall { call } => {
+                if self.call_index.contains_key(&call) {
+                    return Err(EngineError::CallExists);
+                }
+                let slot = self.free_calls.pop().ok_or(EngineError::TooManyCalls)?;
+                if let Some(s) = self.calls.get_mut(slot as usize) {
+                    *s = Some(Call::new(call, self.cfg.loudest_n));
+                }
+                self.call_index.insert(call, slot);
+                Ok(())
+            }
+            Command::EndCall { call } => {
+                let slot = self.call_slot(call)?;
+                self.end_call(slot, EndReason::Ended, now_us);
+                Ok(())
+            }
+            Command::AddParticipant {
+                call,
+                participant,
+                spec,
+            } => self.add_participant(now, now_us, call, participant, spec),
+            Command::RemoveParticipant { call, participant } => {
+                let slot = self.find_participant(call, participant)?;
+                self.remove_participant(slot);
+                Ok(())
+            }
+            Command::SetMute {
+                call,
+                participant,
+                muted,
+            } => {
+                let slot = self.find_participant(call, participant)?;
+                if let Some(Some(p)) = self.parts.get_mut(slot as usize) {
+                    p.muted = muted;
+                }
+                Ok(())
+            }
+            Command::SetGain {
+                call,
+                participant,
+                gain_db,
+            } => {
+                let slot = self.find_participant(call, participant)?;
+                if let Some(Some(p)) = self.parts.get_mut(slot as usize) {
+                    p.gain = crate::mixer::db_to_gain(gain_db);
+                }
+                Ok(())
+            }
+            #[cfg(feature = "test-hooks")]
+            Command::InjectPanic { call } => {
+                let slot = self.call_slot(call)?;
+                if let Some(Some(c)) = self.calls.get_mut(slot as usize) {
+                    c.inject_panic = true;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn add_participant(
+        &mut self,
+        now: Instant,
+        now_us: i64,
+        call: CallId,
+        id: ParticipantId,
+        spec: ParticipantSpec,
+    ) -> Result<(), EngineError> {
+        let cslot = self.call_slot(call)?;
+        if self.find_participant(call, id).is_ok() {
+            return Err(EngineError::ParticipantExists);
+        }
+        if self.ssrc_index.contains_key(&spec.ssrc_in) {
+            return Err(EngineError::SsrcInUse);
+        }
+        if let Some(ice) = &spec.ice {
+            if self.ufrag_index.contains_key(&ice.local_ufrag) {
+                return Err(EngineError::SsrcInUse);
+            }
+        }
+        let pslot = *self
+            .free_parts
+            .last()
+            .ok_or(EngineError::TooManyParticipants)?;
+        let ssrc_in = spec.ssrc_in;
+        let ufrag = spec.ice.as_ref().map(|i| i.local_ufrag.clone());
+        let p = Participant::new(id, cslot, spec, &self.cfg, now_us)?;
+        let c = self
+            .calls
+            .get_mut(cslot as usize)
+            .and_then(Option::as_mut)
+            .ok_or(EngineError::UnknownCall)?;
+        let was_empty = c.members.is_empty();
+        c.add_member(pslot, &self.cfg.opus)?;
+        self.free_parts.pop();
+        if let Some(s) = self.parts.get_mut(pslot as usize) {
+            *s = Some(p);
+        }
+        self.ssrc_index.insert(ssrc_in, pslot);
+        if let Some(u) = ufrag {
+            self.ufrag_index.insert(u, pslot);
+        }
+        if was_empty {
+            self.active.push(cslot);
+            if self.next_tick.is_none() {
+                self.next_tick = Some(self.align_tick(now));
+            }
+        }
+        Ok(())
+    }
+
+    /// The first tick boundary after `now` on the shard's 20 ms grid.
+    fn align_tick(&self, now: Instant) -> Instant {
+        let epoch = self.epoch.unwrap_or(now);
+        let tick = self.cfg.tick.max(Duration::from_millis(1));
+        let since = now.saturating_duration_since(epoch).as_nanos();
+        let t = tick.as_nanos();
+        let k = since / t + 1;
+        epoch + Duration::from_nanos(u64::try_from(k * t).unwrap_or(u64::MAX))
+    }
+
+    fn remove_participant(&mut self, pslot: u32) {
+        let Some(p) = self.parts.get_mut(pslot as usize).and_then(Option::take) else {
+            return;
+        };
+        self.ssrc_index.remove(&p.ssrc_in);
+        if let Some(ice) = &p.ice {
+            self.ufrag_index.remove(&ice.local_ufrag);
+        }
+        self.tx.forget_participant(pslot);
+        self.free_parts.push(pslot);
+        let cslot = p.call_slot;
+        if let Some(Some(c)) = self.calls.get_mut(cslot as usize) {
+            c.remove_member(pslot);
+            if c.members.is_empty() {
+                self.active.retain(|&a| a != cslot);
+            }
+        }
+        drop(p);
+    }
+
+    fn end_call(&mut self, cslot: u32, reason: EndReason, _now_us: i64) {
+        let Some(mut c) = self.calls.get_mut(cslot as usize).and_then(Option::take) else {
+            return;
+        };
+        for m in c.members.drain(..) {
+            if let Some(p) = self.parts.get_mut(m as usize).and_then(Option::take) {
+                self.ssrc_index.remove(&p.ssrc_in);
+                if let Some(ice) = &p.ice {
+                    self.ufrag_index.remove(&ice.local_ufrag);
+                }
+                self.tx.forget_participant(m);
+                self.free_parts.push(m);
+            }
+        }
+        self.tx.forget_call(cslot);
+        self.active.retain(|&a| a != cslot);
+        self.call_index.remove(&c.id);
+        self.free_calls.push(cslot);
+        self.events.push(Event::CallEnded { call: c.id, reason });
+    }
+
+    fn count_drop(&mut self, part: Option<u32>, reason: DropReason) {
+        self.drops.count(reason);
+        if let Some(Some(p)) = part.and_then(|s| self.parts.get_mut(s as usize)) {
+            p.drop_packet(reason);
+        }
+    }
+
+    /// Handles one received datagram (modified in place: SRTP is removed). Never panics;
+    /// anything unusable is a counted drop. Afterwards drain `poll_transmit` (STUN
+    /// answers) and `poll_event` (`MediaStarted`).
+    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &mut [u8]) {
+        let now_us = self.now_us(now);
+        if datagram.len() > self.cfg.max_datagram {
+            self.count_drop(None, DropReason::TooLarge);
+            return;
+        }
+        match classify(datagram) {
+            Kind::Rtp => self.handle_rtp(now_us, from, datagram),
+            Kind::Rtcp => self.handle_rtcp(now_us, from, datagram),
+            Kind::Stun => self.handle_stun(from, datagram),
+            Kind::Dtls => self.count_drop(None, DropReason::Unsupported),
+            Kind::Other => self.count_drop(None, DropReason::Malformed),
+        }
+    }
+
+    fn handle_rtp(&mut self, now_us: i64, from: SocketAddr, datagram: &mut [u8]) {
+        let Some(ssrc) = datagram
+            .get(8..12)
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map(u32::from_be_bytes)
+        else {
+            self.count_drop(None, DropReason::Malformed);
+            return;
+        };
+        let Some(&pslot) = self.ssrc_index.get(&ssrc) else {
+            self.count_drop(None, DropReason::UnknownSsrc);
+            return;
+        };
+        let max = self.cfg.max_datagram;
+        let Some(Some(p)) = self.parts.get_mut(pslot as usize) else {
+            self.count_drop(None, DropReason::UnknownSsrc);
+            return;
+        };
+        let call_slot = p.call_slot;
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            p.receive_rtp(now_us, from, datagram, max)
+        }));
+        match result {
+            Ok(Received::Stored { latched }) => {
+                if latched {
+                    self.media_started(pslot, from);
+                }
+            }
+            Ok(Received::Dropped(reason)) => self.count_drop(Some(pslot), reason),
+            Err(_) => self.end_call(call_slot, EndReason::Panicked, now_us),
+        }
+    }
+
+    fn media_started(&mut self, pslot: u32, addr: SocketAddr) {
+        let Some(Some(p)) = self.parts.get(pslot as usize) else {
+            return;
+        };
+        let call = self
+            .calls
+            .get(p.call_slot as usize)
+            .and_then(Option::as_ref)
+            .map(|c| c.id);
+        if let Some(call) = call {
+            self.events.push(Event::MediaStarted {
+                call,
+                participant: p.id,
+                addr,
+            });
+        }
+    }
+
+    fn handle_rtcp(&mut self, now_us: i64, from: SocketAddr, datagram: &mut [u8]) {
+        let Some(ssrc) = datagram
+            .get(4..8)
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map(u32::from_be_bytes)
+        else {
+            self.count_drop(None, DropReason::Malformed);
+            return;
+        };
+        let Some(&pslot) = self.ssrc_index.get(&ssrc) else {
+            self.count_drop(None, DropReason::UnknownSsrc);
+            return;
+        };
+        let Some(Some(p)) = self.parts.get_mut(pslot as usize) else {
+            return;
+        };
+        if !p.source_allowed(from) {
+            self.count_drop(Some(pslot), DropReason::WrongSource);
+            return;
+        }
+        let len = match p.srtp_in.unprotect_rtcp(datagram) {
+            Ok(n) => n,
+            Err(e) => {
+                self.count_drop(Some(pslot), srtp_drop(e));
+                return;
+            }
+        };
+        let latched = p.latch(from);
+        let plain = datagram.get(..len).unwrap_or_default();
+        let got = rtcp_stats::read_report(talko_codecs::rtcp::packets(plain), p.ssrc_out, now_us);
+        if let Some(mid) = got.sr_ntp_mid {
+            p.last_sr = Some((mid, now_us));
+        }
+        if let Some((fraction, lost, jitter_ms)) = got.block {
+            p.stats.remote_fraction_lost = fraction;
+            p.stats.remote_lost = lost;
+            p.stats.remote_jitter_ms = jitter_ms;
+        }
+        if got.rtt_ms.is_some() {
+            p.stats.rtt_ms = got.rtt_ms;
+        }
+        if latched {
+            self.media_started(pslot, from);
+        }
+    }
+
+    fn handle_stun(&mut self, from: SocketAddr, datagram: &mut [u8]) {
+        match ice::check(
+            datagram,
+            from,
+            self.cfg.max_datagram,
+            &self.ufrag_index,
+            &mut self.parts,
+            &mut self.tx,
+        ) {
+            Ok(Some((pslot, latched))) => {
+                if latched {
+                    self.media_started(pslot, from);
+                }
+            }
+            Ok(None) => {}
+            Err((pslot, reason)) => self.count_drop(pslot, reason),
+        }
+    }
+
+    /// Runs every tick due at `now` (at most a few; later ones are skipped and counted).
+    /// Afterwards drain `poll_transmit` and `poll_event`, then ask `poll_timeout`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let Some(mut next) = self.next_tick else {
+            return;
+        };
+        let tick = self.cfg.tick.max(Duration::from_millis(1));
+        let mut ran = 0;
+        while next <= now {
+            if ran == MAX_CATCH_UP {
+                // Too far behind: skip to the grid point after `now`.
+                while next <= now {
+                    next += tick;
+                    self.missed_ticks += 1;
+                }
+                break;
+            }
+            let now_us = self.now_us(next);
+            self.run_tick(now_us);
+            ran += 1;
+            next += tick;
+        }
+        self.next_tick = if self.active.is_empty() {
+            None
+        } else {
+            Some(next)
+        };
+    }
+
+    fn run_tick(&mut self, now_us: i64) {
+        self.ticks += 1;
+        self.tx.drop_stale_media();
+        let mut i = 0;
+        while let Some(&cslot) = self.active.get(i) {
+            i += 1;
+            let Some(Some(call)) = self.calls.get_mut(cslot as usize) else {
+                continue;
+            };
+            let parts = &mut self.parts;
+            let events = &mut self.events;
+            let tx = &mut self.tx;
+            let result = catch_unwind(AssertUnwindSafe(|| {
+                call::tick(
+                    call,
+                    TickCtx {
+                        parts,
+                        events,
+                        tx,
+                        call_slot: cslot,
+                        now_us,
+                    },
+                );
+                Self::rtcp_due(call, parts, events, tx, now_us, self.cfg.rtcp_interval);
+            }));
+            match result {
+                Ok(()) => {}
+                Err(_) => {
+                    self.end_call(cslot, EndReason::Panicked, now_us);
+                    // `active` lost this entry: the next call moved into index i-1.
+                    i -= 1;
+                }
+            }
+        }
+        self.drops_from_queues();
+    }
+
+    fn drops_from_queues(&mut self) {
+        let lost = self.tx.dropped + self.events.dropped;
+        for _ in 0..lost {
+            self.drops.count(DropReason::QueueFull);
+        }
+        self.tx.dropped = 0;
+        self.events.dropped = 0;
+    }
+
+    fn rtcp_due(
+        call: &mut Call,
+        parts: &mut [Option<Participant>],
+        events: &mut EventQueue,
+        tx: &mut TxQueue,
+        now_us: i64,
+        interval: Duration,
+    ) {
+        let interval = i64::try_from(interval.as_micros()).unwrap_or(5_000_000);
+        for &m in call.members.iter() {
+            let Some(Some(p)) = parts.get_mut(m as usize) else {
+                continue;
+            };
+            if now_us < p.next_rtcp_us {
+                continue;
+            }
+            p.next_rtcp_us = now_us + interval;
+            p.stats.lost_in = p.rx.cumulative_lost();
+            p.stats.jitter_in_ms = p.rx.jitter() as f32 / 48.0;
+            events.push(Event::Stats {
+                call: call.id,
+                participant: p.id,
+                stats: p.stats,
+            });
+            if let Some(to) = p.addr {
+                tx.push(Pending::Rtcp {
+                    part: m,
+                    to,
+                    at_us: now_us,
+                    rtp_ts: p
+                        .out_ts_base
+                        .wrapping_add((call.ticks as u32).wrapping_mul(960)),
+                });
+            }
+        }
+    }
+
+    /// Writes the next queued datagram into `out` (at least `max_datagram` bytes) and says
+    /// where to send it; `None` when nothing is queued. Drain after every `handle_*`.
+    pub fn poll_transmit(&mut self, out: &mut [u8]) -> Option<Transmit> {
+        while let Some(p) = self.tx.pop() {
+            if let Some(t) = self.build(p, out) {
+                return Some(t);
+            }
+        }
+        None
+    }
+
+    fn build(&mut self, p: Pending, out: &mut [u8]) -> Option<Transmit> {
+        match p {
+            Pending::Media {
+                part,
+                call,
+                source,
+                seq,
+                ts,
+                to,
+            } => {
+                let c = self.calls.get(call as usize)?.as_ref()?;
+                let m = c.mixing.as_deref()?;
+                let pkt = match source {
+                    Source::Shared => m.shared.packet()?,
+                    Source::Speaker(s) => m.speakers.get(usize::from(s))?.packet()?,
+                };
+                let p = self.parts.get_mut(part as usize)?.as_mut()?;
+                let dst = out.get_mut(..pkt.len())?;
+                dst.copy_from_slice(pkt);
+                rewrite_header(dst, p.ssrc_out, seq, ts).ok()?;
+                if let Some(b) = dst.get_mut(1) {
+                    *b = (*b & 0x80) | p.payload_type;
+                }
+                let n = p.srtp_out.protect_rtp(out, pkt.len()).ok()?;
+                p.stats.packets_out += 1;
+                p.stats.bytes_out += n as u64;
+                Some(Transmit { to, len: n })
+            }
+            Pending::Rtcp {
+                part,
+                to,
+                at_us: now_us,
+                rtp_ts,
+            } => {
+                let p = self.parts.get_mut(part as usize)?.as_mut()?;
+                let input = ReportInput {
+                    ssrc_out: p.ssrc_out,
+                    ssrc_in: p.ssrc_in,
+                    rtp_ts,
+                    packets_sent: p.stats.packets_out,
+                    octets_sent: p.stats.bytes_out,
+                };
+                let block = p.rx.report_block(p.ssrc_in, p.last_sr, now_us);
+                let room = out
+                    .len()
+                    .saturating_sub(talko_codecs::srtp::SRTCP_TRAILER_MAX);
+                let len = rtcp_stats::write_report(out.get_mut(..room)?, &input, block, now_us)?;
+                let n = p.srtp_out.protect_rtcp(out, len).ok()?;
+                Some(Transmit { to, len: n })
+            }
+            Pending::Raw { idx, len, to } => {
+                let src = self.tx.raw(idx)?.get(..len)?;
+                out.get_mut(..len)?.copy_from_slice(src);
+                Some(Transmit { to, len })
+            }
+        }
+    }
+
+    /// The next event, from a fixed-capacity queue.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop()
+    }
+
+    /// When `handle_timeout` should next be called: the next 20 ms boundary, or `None`
+    /// when no call has members.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.active.is_empty() {
+            None
+        } else {
+            self.next_tick
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! The queue of datagrams waiting for [`crate::Engine::poll_transmit`].
+//!
+//! This module owns what is queued: media sends (which call mix goes to which listener,
+//! with the listener's sequence number and timestamp; the bytes are built at poll time,
+//! straight into the caller's buffer), RTCP reports (built at poll time too) and small
+//! ready-made datagrams such as STUN answers (kept in a fixed ring). Capacity is fixed at
+//! construction; a push into a full queue is refused and counted. It must never allocate
+//! after construction.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+
+/// Room for one small ready-made datagram (a STUN Binding success is under 100 bytes).
+pub const RAW_LEN: usize = 256;
+/// Ready-made datagrams that can wait at once.
+pub const RAW_SLOTS: usize = 64;
+
+/// Which of a call's encoded mixes a listener gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Source {
+    /// The shared full mix.
+    Shared,
+    /// The mix-minus of speaker slot `n`.
+    Speaker(u8),
+}
+
+/// One queued send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pending {
+    /// A mix packet for participant slot `part` of call slot `call`.
+    Media {
+        part: u32,
+        call: u32,
+        source: Source,
+        seq: u16,
+        ts: u32,
+        to: SocketAddr,
+    },
+    /// An RTCP report for participant slot `part`.
+    Rtcp {
+        part: u32,
+        to: SocketAddr,
+        at_us: i64,
+        rtp_ts: u32,
+    },
+    /// A ready-made datagram in raw slot `idx`.
+    Raw {
+        idx: usize,
+        len: usize,
+        to: SocketAddr,
+    },
+}
+
+/// The transmit queue.
+pub(crate) struct TxQueue {
+    q: VecDeque<Pending>,
+    cap: usize,
+    raw: Box<[[u8; RAW_LEN]]>,
+    raw_next: usize,
+    /// Sends refused because the queue was full.
+    pub dropped: u64,
+}
+
+impl TxQueue {
+    pub(crate) fn new(cap: usize) -> TxQueue {
+        TxQueue {
+            q: VecDeque::with_capacity(cap),
+            cap,
+            raw: vec![[0u8; RAW_LEN]; RAW_SLOTS].into_boxed_slice(),
+            raw_next: 0,
+            dropped: 0,
+        }
+    }
+
+    /// Queues a send; false (and counted) when full.
+    pub(crate) fn push(&mut self, p: Pending) -> bool {
+        if self.q.len() >= self.cap {
+            self.dropped += 1;
+            return false;
+        }
+        self.q.push_back(p);
+        true
+    }
+
+    pub(crate) fn pop(&mut self) -> Option<Pending> {
+        self.q.pop_front()
+    }
+
+    /// A raw slot to write a small datagram into; then [`TxQueue::push_raw`].
+    pub(crate) fn raw_slot(&mut self) -> (usize, &mut [u8; RAW_LEN]) {
+        let idx = self.raw_next % RAW_SLOTS;
+        self.raw_next = self.raw_next.wrapping_add(1);
+        // `raw` has RAW_SLOTS entries; fall back to the first if the index were out.
+        let len = self.raw.len();
+        (idx, &mut self.raw[idx.min(len.saturating_sub(1))])
+    }
+
+    pub(crate) fn raw(&self, idx: usize) -> Option<&[u8; RAW_LEN]> {
+        self.raw.get(idx)
+    }
+
+    /// Drops queued media of earlier ticks (the driver did not drain in time).
+    pub(crate) fn drop_stale_media(&mut self) {
+        let before = self.q.len();
+        self.q.retain(|p| !matches!(p, Pending::Media { .. }));
+        self.dropped += (before - self.q.len()) as u64;
+    }
+
+    /// Drops everything queued for participant slot `part` (it left).
+    pub(crate) fn forget_participant(&mut self, part: u32) {
+        self.q.retain(|p| match p {
+            Pending::Media { part: q, .. } | Pending::Rtcp { part: q, .. } => *q != part,
+            Pending::Raw { .. } => true,
+        });
+    }
+
+    /// Drops everything queued for call slot `call`.
+    pub(crate) fn forget_call(&mut self, call: u32) {
+        self.q
+            .retain(|p| !matches!(p, Pending::Media { call: c, .. } if *c == call));
+    }
+}
