@@ -11,7 +11,7 @@ use image::imageops::FilterType;
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageError, ImageReader, RgbImage};
 
-use super::sniff::{sniff, PhotoFormat};
+use super::sniff::{jpeg_is_complete, sniff, PhotoFormat};
 use super::{Limits, PhotoError};
 
 /// Longest side, in pixels, of each thumbnail [`process`] makes (largest first).
@@ -74,6 +74,9 @@ pub fn process(bytes: &[u8], limits: &Limits) -> Result<Processed, PhotoError> {
         return Err(PhotoError::TooLarge);
     }
     let uploaded = sniff(bytes).ok_or(PhotoError::UnsupportedType)?;
+    if uploaded == PhotoFormat::Jpeg && !jpeg_is_complete(bytes) {
+        return Err(PhotoError::Corrupt);
+    }
     let mut img = decode_guarded(bytes, uploaded, limits)?;
     img.apply_orientation(exif_orientation(bytes));
 
