@@ -1,4 +1,156 @@
-//! talko-control: the control plane (see DESIGN.md §4).
+//! talko-control: the control plane (see DESIGN.md §4): accounts, contacts, groups,
+//! timeline, marks, calls, photos, notifications and the live stream, over one `sqlx`
+//! store (SQLite by default, PostgreSQL by URL).
+//!
+//! `app(state)` builds the whole HTTP API: one `router()` per resource, merged here and
+//! only here, sharing one `AppState`. Every route is declared once in its resource's
+//! `routes()` table, from which both the router and the OpenAPI document are generated.
 
+pub mod accounts;
+pub mod api;
+pub mod calls;
+pub mod config;
+pub mod contacts;
+pub mod error;
+pub mod extract;
+pub mod groups;
+pub mod idempotency;
 pub mod live;
+pub mod mailer;
+pub mod marks;
+pub mod media;
+pub mod metrics;
+pub mod notifications;
+pub mod openapi;
+pub mod ops;
 pub mod photos;
+pub mod store;
+pub mod timeline;
+pub mod validate;
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::Router;
+
+use crate::api::ApiRoute;
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::mailer::Mailer;
+use crate::notifications::{Live, NoLive};
+use crate::store::Store;
+
+/// Everything a handler may use.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub store: Store,
+    /// Settings.
+    pub config: Arc<Config>,
+    /// Verification mail.
+    pub mailer: Mailer,
+    /// The live stream (notifications to connected devices).
+    pub live: Live,
+    /// Request metrics.
+    pub metrics: metrics::Metrics,
+    /// Access-token lookup cache.
+    pub tokens: Arc<accounts::tokens::TokenCache>,
+    /// Per-account rate limits.
+    pub rate: Arc<contacts::RateLimiter>,
+    /// Content-addressed blobs (photos, voice notes).
+    pub blobs: photos::BlobStore,
+    /// Set when the node drains: `/readyz` answers 503.
+    pub draining: Arc<AtomicBool>,
+    /// The OpenAPI document.
+    pub openapi: Arc<serde_json::Value>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// Builds the state: opens the blob store under the data directory and makes sure a
+    /// contact pepper exists.
+    pub async fn new(config: Config, store: Store, mailer: Mailer) -> Result<AppState, ApiError> {
+        let blobs = photos::BlobStore::open(&config.data_dir)?;
+        contacts::current_pepper(&store).await?;
+        Ok(AppState {
+            store,
+            config: Arc::new(config),
+            mailer,
+            live: Arc::new(NoLive),
+            metrics: metrics::Metrics::default(),
+            tokens: Arc::default(),
+            rate: Arc::default(),
+            blobs,
+            draining: Arc::default(),
+            openapi: Arc::new(openapi::document(&all_routes())),
+        })
+    }
+
+    /// Replaces the live sink (the WebSocket hub).
+    pub fn with_live(mut self, live: Live) -> Self {
+        self.live = live;
+        self
+    }
+}
+
+/// Every route of the API, in one list (the OpenAPI document is built from it).
+pub fn all_routes() -> Vec<ApiRoute> {
+    [
+        ops::routes(),
+        accounts::routes(),
+        contacts::routes(),
+        groups::routes(),
+        timeline::routes(),
+        media::routes(),
+        marks::routes(),
+        calls::routes(),
+        notifications::routes(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+async fn route_not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "route_not_found", "no such route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not take that method",
+    )
+}
+
+/// The whole HTTP API.
+pub fn app(state: AppState) -> Router {
+    let cfg = state.config.clone();
+    Router::new()
+        .merge(ops::router(&cfg))
+        .merge(accounts::router(&cfg))
+        .merge(contacts::router(&cfg))
+        .merge(groups::router(&cfg))
+        .merge(timeline::router(&cfg))
+        .merge(media::router(&cfg))
+        .merge(marks::router(&cfg))
+        .merge(calls::router(&cfg))
+        .merge(notifications::router(&cfg))
+        .fallback(route_not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(cfg.max_json_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            metrics::track,
+        ))
+        .with_state(state)
+}

@@ -1,0 +1,566 @@
+//! Groups (teams): create, rename, list, members and roles, invitations (to an account or
+//! an expiring link), join, leave and remove.
+//!
+//! Owns: the `talk_groups`, `members` and `invites` tables, and `require_member`, the one
+//! gate every group-scoped route passes. Must never: tell a non-member anything about a
+//! group — every group-scoped answer to a non-member is the same 404 as for a group that
+//! does not exist.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::api::{self, created, no_content, ok, ApiRoute};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiPath, Auth};
+use crate::idempotency::Idem;
+use crate::notifications::{self, NewNotification};
+use crate::store::{new_id, now_ms};
+use crate::{validate, AppState};
+
+/// A member's role, with the permissions it implies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    /// Reads, posts, marks, leaves.
+    Member,
+    /// Also renames, invites and removes members.
+    Admin,
+    /// Also changes roles; cannot leave while other members remain.
+    Owner,
+}
+
+impl Role {
+    /// Parses the stored form.
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "member" => Some(Role::Member),
+            "admin" => Some(Role::Admin),
+            "owner" => Some(Role::Owner),
+            _ => None,
+        }
+    }
+    /// The stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Member => "member",
+            Role::Admin => "admin",
+            Role::Owner => "owner",
+        }
+    }
+}
+
+/// The caller's role in `group`, or 404 if the group does not exist or they are not in it.
+pub async fn require_member(st: &AppState, group: &Uuid, account: &str) -> ApiResult<Role> {
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT role FROM members WHERE group_id = $1 AND account_id = $2")
+            .bind(group.to_string())
+            .bind(account)
+            .fetch_optional(st.store.r())
+            .await?;
+    row.and_then(|(r,)| Role::parse(&r))
+        .ok_or_else(ApiError::not_found)
+}
+
+fn require_role(have: Role, need: Role) -> ApiResult<()> {
+    if have >= need {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "insufficient_role",
+            format!("this needs the {} role", need.as_str()),
+        ))
+    }
+}
+
+/// Account ids of every member of `group`.
+pub async fn member_ids(st: &AppState, group: &str) -> ApiResult<Vec<String>> {
+    let rows: Vec<(String,)> = sqlx::query_as("SELECT account_id FROM members WHERE group_id = $1")
+        .bind(group)
+        .fetch_all(st.store.r())
+        .await?;
+    Ok(rows.into_iter().map(|(a,)| a).collect())
+}
+
+/// The routes of this resource.
+pub fn routes() -> Vec<ApiRoute> {
+    let tag = "groups";
+    let name = json!({"type": "object", "required": ["name"], "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 100}}});
+    vec![
+        api::post("/v1/groups", create_group).doc(tag, "Create a group; the caller becomes its owner").creates().json(name.clone()).returns(group_schema()),
+        api::get("/v1/groups", list_groups).doc(tag, "The caller's groups"),
+        api::get("/v1/groups/{group_id}", get_group).doc(tag, "A group (members only)").returns(group_schema()),
+        api::patch("/v1/groups/{group_id}", rename_group).doc(tag, "Rename a group (admin)").json(name),
+        api::get("/v1/groups/{group_id}/members", list_members).doc(tag, "Members and their roles"),
+        api::patch("/v1/groups/{group_id}/members/{account_id}", set_role)
+            .doc(tag, "Change a member's role (owner)")
+            .json(json!({"type": "object", "required": ["role"], "properties": {"role": {"enum": ["admin", "member"]}}})),
+        api::delete("/v1/groups/{group_id}/members/{account_id}", remove_member)
+            .doc(tag, "Remove a member (admin), or leave when account_id is yours")
+            .status(StatusCode::NO_CONTENT),
+        api::post("/v1/groups/{group_id}/invites", create_invite)
+            .doc(tag, "Invite an account, or create a join link that expires (admin)")
+            .creates()
+            .json(json!({"type": "object", "properties": {
+                "account_id": {"type": "string", "format": "uuid"},
+                "expires_in_s": {"type": "integer", "minimum": 60, "maximum": 2592000},
+                "subject": {"type": "string", "maxLength": 200}}})),
+        api::get("/v1/invites", my_invites).doc(tag, "Invitations addressed to the caller"),
+        api::post("/v1/invites/{invite_id}/accept", accept_invite).doc(tag, "Accept an invitation addressed to the caller"),
+        api::post("/v1/invites/{invite_id}/decline", decline_invite).doc(tag, "Decline an invitation").status(StatusCode::NO_CONTENT),
+        api::post("/v1/join", join_by_link)
+            .doc(tag, "Join a group with a link token")
+            .json(json!({"type": "object", "required": ["token"], "properties": {"token": {"type": "string"}}})),
+    ]
+}
+
+/// Router for this resource.
+pub fn router(cfg: &crate::config::Config) -> axum::Router<AppState> {
+    api::router(routes(), cfg)
+}
+
+fn group_schema() -> Value {
+    json!({"type": "object", "properties": {"group_id": {"type": "string"}, "name": {"type": "string"},
+        "role": {"type": "string"}, "created_at": {"type": "integer"}}})
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NameBody {
+    name: String,
+}
+
+async fn create_group(
+    State(st): State<AppState>,
+    auth: Auth,
+    idem: Idem,
+    ApiJson(body, fp): ApiJson<NameBody>,
+) -> ApiResult<Response> {
+    if let Some(r) = idem.replay(&st.store, &auth.account, &fp).await? {
+        return Ok(r);
+    }
+    let name = validate::short_text(&body.name, 100, "name")?;
+    let id = new_id();
+    let now = now_ms();
+    let mut tx = st.store.w().begin().await?;
+    sqlx::query(
+        "INSERT INTO talk_groups (id, name, created_by, created_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(&id)
+    .bind(&name)
+    .bind(&auth.account)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO members (group_id, account_id, role, joined_at) VALUES ($1, $2, 'owner', $3)",
+    )
+    .bind(&id)
+    .bind(&auth.account)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    let out = json!({"group_id": id, "name": name, "role": "owner", "created_at": now});
+    idem.record(&mut tx, &auth.account, &fp, StatusCode::CREATED, &out)
+        .await?;
+    tx.commit().await?;
+    Ok(created(out))
+}
+
+async fn list_groups(State(st): State<AppState>, auth: Auth) -> ApiResult<Response> {
+    let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
+        "SELECT g.id, g.name, m.role, g.created_at FROM talk_groups g JOIN members m ON m.group_id = g.id \
+         WHERE m.account_id = $1 ORDER BY g.id",
+    )
+    .bind(&auth.account)
+    .fetch_all(st.store.r())
+    .await?;
+    let items: Vec<Value> = rows
+        .iter()
+        .map(|(id, name, role, at)| json!({"group_id": id, "name": name, "role": role, "created_at": at}))
+        .collect();
+    Ok(ok(json!({"items": items})))
+}
+
+async fn get_group(
+    State(st): State<AppState>,
+    auth: Auth,
+    ApiPath(group): ApiPath<Uuid>,
+) -> ApiResult<Response> {
+    let role = require_member(&st, &group, &auth.account).await?;
+    let row: Option<(String, i64, i64)> = sqlx::query_as(
+        "SELECT g.name, g.created_at, (SELECT COUNT(*) FROM members m WHERE m.group_id = g.id) \
+         FROM talk_groups g WHERE g.id = $1",
+    )
+    .bind(group.to_string())
+    .fetch_optional(st.store.r())
+    .await?;
+    let (name, at, count) = row.ok_or_else(ApiError::not_found)?;
+    Ok(ok(
+        json!({"group_id": group, "name": name, "role": role.as_str(), "created_at": at, "member_count": count}),
+    ))
+}
+
+async fn rename_group(
+    State(st): State<AppState>,
+    auth: Auth,
+    ApiPath(group): ApiPath<Uuid>,
+    ApiJson(body, _): ApiJson<NameBody>,
+) -> ApiResult<Response> {
+    require_role(
+        require_member(&st, &group, &auth.account).await?,
+        Role::Admin,
+    )?;
+    let name = validate::short_text(&body.name, 100, "name")?;
+    sqlx::query("UPDATE talk_groups SET name = $1 WHERE id = $2")
+        .bind(&name)
+        .bind(group.to_string())
+        .execute(st.store.w())
+        .await?;
+    Ok(ok(json!({"group_id": group, "name": name})))
+}
+
+async fn list_members(
+    State(st): State<AppState>,
+    auth: Auth,
+    ApiPath(group): ApiPath<Uuid>,
+) -> ApiResult<Response> {
+    require_member(&st, &group, &auth.account).await?;
+    let rows: Vec<(String, String, String, Option<String>, i64)> = sqlx::query_as(
+        "SELECT a.id, a.display_name, m.role, a.avatar_photo_id, m.joined_at FROM members m \
+         JOIN accounts a ON a.id = m.account_id WHERE m.group_id = $1 ORDER BY m.joined_at, a.id",
+    )
+    .bind(group.to_string())
+    .fetch_all(st.store.r())
+    .await?;
+    let items: Vec<Value> = rows
+        .iter()
+        .map(|(id, name, role, avatar, at)| {
+            json!({"account_id": id, "display_name": name, "role": role, "avatar_photo_id": avatar, "joined_at": at})
+        })
+        .collect();
+    Ok(ok(json!({"items": items})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoleBody {
+    role: String,
+}
+
+async fn set_role(
+    State(st): State<AppState>,
+    auth: Auth,
+    ApiPath((group, member)): ApiPath<(Uuid, Uuid)>,
+    ApiJson(body, _): ApiJson<RoleBody>,
+) -> ApiResult<Response> {
+    require_role(
+        require_member(&st, &group, &auth.account).await?,
+        Role::Owner,
+    )?;
+    let role = match Role::parse(&body.role) {
+        Some(r @ (Role::Admin | Role::Member)) => r,
+        _ => {
+            return Err(ApiError::invalid(
+                "invalid_role",
+                "role must be admin or member",
+            ))
+        }
+    };
+    if member.to_string() == auth.account {
+        return Err(ApiError::conflict(
+            "owner_role_fixed",
+            "the owner's role cannot change",
+        ));
+    }
+    let res = sqlx::query("UPDATE members SET role = $1 WHERE group_id = $2 AND account_id = $3")
+        .bind(role.as_str())
+        .bind(group.to_string())
+        .bind(member.to_string())
+        .execute(st.store.w())
+        .await?;
+    if res.rows_affected() == 0 {
+        return Err(ApiError::not_found());
+    }
+    Ok(ok(json!({"account_id": member, "role": role.as_str()})))
+}
+
+async fn remove_member(
+    State(st): State<AppState>,
+    auth: Auth,
+    ApiPath((group, member)): ApiPath<(Uuid, Uuid)>,
+) -> ApiResult<Response> {
+    let my_role = require_member(&st, &group, &auth.account).await?;
+    let member = member.to_string();
+    let gid = group.to_string();
+    if member == auth.account {
+        // Leaving. The owner may leave only as the last member (the group then goes).
+        if my_role == Role::Owner {
+            let others = member_ids(&st, &gid).await?.len().saturating_sub(1);
+            if others > 0 {
+                return Err(ApiError::conflict(
+                    "owner_cannot_leave",
+                    "the owner cannot leave while other members remain",
+                ));
+            }
+            sqlx::query("DELETE FROM talk_groups WHERE id = $1")
+                .bind(&gid)
+                .execute(st.store.w())
+                .await?;
+            return Ok(no_content());
+        }
+    } else {
+        require_role(my_role, Role::Admin)?;
+        let their: Option<(String,)> =
+            sqlx::query_as("SELECT role FROM members WHERE group_id = $1 AND account_id = $2")
+                .bind(&gid)
+                .bind(&member)
+                .fetch_optional(st.store.r())
+                .await?;
+        let their = their
+            .and_then(|(r,)| Role::parse(&r))
+            .ok_or_else(ApiError::not_found)?;
+        if their >= my_role {
+            return Err(ApiError::forbidden(
+                "insufficient_role",
+                "you can only remove members below your role",
+            ));
+        }
+    }
+    sqlx::query("DELETE FROM members WHERE group_id = $1 AND account_id = $2")
+        .bind(&gid)
+        .bind(&member)
+        .execute(st.store.w())
+        .await?;
+    Ok(no_content())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InviteBody {
+    account_id: Option<Uuid>,
+    expires_in_s: Option<i64>,
+    subject: Option<String>,
+}
+
+async fn create_invite(
+    State(st): State<AppState>,
+    auth: Auth,
+    idem: Idem,
+    ApiPath(group): ApiPath<Uuid>,
+    ApiJson(body, fp): ApiJson<InviteBody>,
+) -> ApiResult<Response> {
+    require_role(
+        require_member(&st, &group, &auth.account).await?,
+        Role::Admin,
+    )?;
+    if let Some(r) = idem.replay(&st.store, &auth.account, &fp).await? {
+        return Ok(r);
+    }
+    let ttl = body.expires_in_s.unwrap_or(7 * 24 * 3600);
+    if !(60..=30 * 24 * 3600).contains(&ttl) {
+        return Err(ApiError::invalid(
+            "invalid_field",
+            "expires_in_s must be 60 to 2592000",
+        ));
+    }
+    let subject = body
+        .subject
+        .as_deref()
+        .map(|s| validate::short_text(s, 200, "subject"))
+        .transpose()?;
+    let id = new_id();
+    let now = now_ms();
+    let expires_at = now + ttl * 1000;
+    let gid = group.to_string();
+    let mut tx = st.store.w().begin().await?;
+    let (out, notify) = if let Some(invitee) = body.account_id {
+        let invitee = invitee.to_string();
+        let exists: Option<(String,)> = sqlx::query_as("SELECT id FROM accounts WHERE id = $1")
+            .bind(&invitee)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_none() {
+            return Err(ApiError::invalid("unknown_account", "no such account"));
+        }
+        let already: Option<(String,)> =
+            sqlx::query_as("SELECT role FROM members WHERE group_id = $1 AND account_id = $2")
+                .bind(&gid)
+                .bind(&invitee)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if already.is_some() {
+            return Err(ApiError::conflict(
+                "already_member",
+                "the account is already a member",
+            ));
+        }
+        sqlx::query(
+            "INSERT INTO invites (id, group_id, created_by, invitee_id, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&id)
+        .bind(&gid)
+        .bind(&auth.account)
+        .bind(&invitee)
+        .bind(expires_at)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let n = NewNotification {
+            account: invitee.clone(),
+            kind: "invitation",
+            group: Some(gid.clone()),
+            item: Some(id.clone()),
+            actor: Some(auth.account.clone()),
+            subject: subject.clone(),
+        };
+        (
+            json!({"invite_id": id, "group_id": gid, "account_id": invitee, "expires_at": expires_at}),
+            vec![n],
+        )
+    } else {
+        let token = format!("inv_{}", tokens_secret());
+        sqlx::query(
+            "INSERT INTO invites (id, group_id, created_by, token_hash, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&id)
+        .bind(&gid)
+        .bind(&auth.account)
+        .bind(crate::accounts::tokens::hash_token(&token))
+        .bind(expires_at)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        (
+            json!({"invite_id": id, "group_id": gid, "token": token, "expires_at": expires_at}),
+            vec![],
+        )
+    };
+    let rows = notifications::insert(&mut tx, &notify).await?;
+    idem.record(&mut tx, &auth.account, &fp, StatusCode::CREATED, &out)
+        .await?;
+    tx.commit().await?;
+    notifications::publish(&st, rows);
+    Ok(created(out))
+}
+
+fn tokens_secret() -> String {
+    use base64::Engine as _;
+    use rand::RngCore;
+    let mut raw = [0u8; 24];
+    rand::thread_rng().fill_bytes(&mut raw);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+}
+
+async fn my_invites(State(st): State<AppState>, auth: Auth) -> ApiResult<Response> {
+    let rows: Vec<(String, String, String, String, i64)> = sqlx::query_as(
+        "SELECT i.id, i.group_id, g.name, i.created_by, i.expires_at FROM invites i JOIN talk_groups g ON g.id = i.group_id \
+         WHERE i.invitee_id = $1 AND i.expires_at > $2 ORDER BY i.id",
+    )
+    .bind(&auth.account)
+    .bind(now_ms())
+    .fetch_all(st.store.r())
+    .await?;
+    let items: Vec<Value> = rows
+        .iter()
+        .map(|(id, g, name, by, exp)| json!({"invite_id": id, "group_id": g, "group_name": name, "invited_by": by, "expires_at": exp}))
+        .collect();
+    Ok(ok(json!({"items": items})))
+}
+
+async fn join(
+    st: &AppState,
+    tx: &mut sqlx::AnyConnection,
+    group: &str,
+    account: &str,
+) -> ApiResult<Value> {
+    sqlx::query(
+        "INSERT INTO members (group_id, account_id, role, joined_at) VALUES ($1, $2, 'member', $3) ON CONFLICT DO NOTHING",
+    )
+    .bind(group)
+    .bind(account)
+    .bind(now_ms())
+    .execute(&mut *tx)
+    .await?;
+    let _ = st;
+    Ok(json!({"group_id": group, "role": "member"}))
+}
+
+async fn accept_invite(
+    State(st): State<AppState>,
+    auth: Auth,
+    ApiPath(invite): ApiPath<Uuid>,
+) -> ApiResult<Response> {
+    let mut tx = st.store.w().begin().await?;
+    let row: Option<(String, i64)> = sqlx::query_as(
+        "DELETE FROM invites WHERE id = $1 AND invitee_id = $2 RETURNING group_id, expires_at",
+    )
+    .bind(invite.to_string())
+    .bind(&auth.account)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let (group, expires_at) = row.ok_or_else(ApiError::not_found)?;
+    if expires_at <= now_ms() {
+        tx.commit().await?;
+        return Err(ApiError::new(
+            StatusCode::GONE,
+            "invite_expired",
+            "the invitation has expired",
+        ));
+    }
+    let out = join(&st, &mut tx, &group, &auth.account).await?;
+    tx.commit().await?;
+    Ok(ok(out))
+}
+
+async fn decline_invite(
+    State(st): State<AppState>,
+    auth: Auth,
+    ApiPath(invite): ApiPath<Uuid>,
+) -> ApiResult<Response> {
+    let res = sqlx::query("DELETE FROM invites WHERE id = $1 AND invitee_id = $2")
+        .bind(invite.to_string())
+        .bind(&auth.account)
+        .execute(st.store.w())
+        .await?;
+    if res.rows_affected() == 0 {
+        return Err(ApiError::not_found());
+    }
+    Ok(no_content())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JoinBody {
+    token: String,
+}
+
+async fn join_by_link(
+    State(st): State<AppState>,
+    auth: Auth,
+    ApiJson(body, _): ApiJson<JoinBody>,
+) -> ApiResult<Response> {
+    let bad = || ApiError::not_found();
+    if body.token.len() > 200 {
+        return Err(bad());
+    }
+    let mut tx = st.store.w().begin().await?;
+    let row: Option<(String, i64)> =
+        sqlx::query_as("SELECT group_id, expires_at FROM invites WHERE token_hash = $1")
+            .bind(crate::accounts::tokens::hash_token(&body.token))
+            .fetch_optional(&mut *tx)
+            .await?;
+    let (group, expires_at) = row.ok_or_else(bad)?;
+    if expires_at <= now_ms() {
+        return Err(ApiError::new(
+            StatusCode::GONE,
+            "invite_expired",
+            "the invitation link has expired",
+        ));
+    }
+    let out = join(&st, &mut tx, &group, &auth.account).await?;
+    tx.commit().await?;
+    Ok(ok(out))
+}
