@@ -1,0 +1,652 @@
+//! Simulated participants: many per thread, several per UDP socket, each with its own
+//! SSRCs and SRTP contexts, sending Opus at real-time pace and checking what it hears.
+//!
+//! Owns: the client side of the media path (RTP + RFC 6464 level + SRTP protect; SRTP
+//! unprotect, loss accounting, Opus decode and tag detection), pacing, and the
+//! server-added latency measurement.
+//!
+//! Latency method: every talker stores the send instant of the first packet of each
+//! voiced burst (bursts start on frame boundaries after ≥ 300 ms of silence) in a shared
+//! atomic. A checked listener decodes every mix it receives and looks for each talker's
+//! tag tone; when a tag appears after ≥ 200 ms of absence, the receive instant minus
+//! the stored burst-start instant is one latency sample. On loopback this is the time
+//! the engine adds (jitter buffer, tick alignment, talk detection, mixing, encoding,
+//! codec look-ahead) plus a few tens of microseconds of sockets and client scheduling.
+//!
+//! Must never: let the client fall behind silently (late sends are counted), or count
+//! anything outside the measurement window.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::net::UdpSocket;
+use mio::{Events, Interest, Poll, Token};
+use talko_codecs::rtp::{Extension, RtpHeader, RtpPacket};
+use talko_codecs::srtp::{SrtpConfig, SrtpContext, SrtpProfile};
+use talko_engine::driver::Histogram;
+
+use crate::detect::tag_present;
+use crate::signal::{TalkerAudio, FRAME};
+
+/// Opus payload type the clients use.
+pub const PAYLOAD_TYPE: u8 = 111;
+/// RFC 6464 extension id the clients use.
+pub const AUDIO_LEVEL_EXT_ID: u8 = 1;
+/// The frame period.
+pub const FRAME_PERIOD: Duration = Duration::from_millis(20);
+/// A tag must be absent this many frames before its return counts as a burst onset.
+const ONSET_SILENCE_FRAMES: u32 = 10;
+/// Latency samples above this are mismatches (a tag lost mid-burst), not latency.
+const MAX_LATENCY: Duration = Duration::from_millis(500);
+/// A send later than this behind its schedule counts as late.
+const LATE_SEND: Duration = Duration::from_millis(10);
+
+/// Audio shared by every client thread: each talker tag's frames, encoded once.
+#[derive(Debug)]
+pub struct SharedAudio {
+    /// Talker audio by tag index.
+    pub audio: Vec<TalkerAudio>,
+    /// Encoded Opus frames by tag index.
+    pub encoded: Vec<Vec<Vec<u8>>>,
+    /// One encoded silent frame, sent by participants who do not talk.
+    pub silence: Vec<u8>,
+}
+
+/// Why the shared audio could not be encoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EncodeError;
+
+impl std::fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Opus encoding of the talker audio failed")
+    }
+}
+
+impl std::error::Error for EncodeError {}
+
+impl SharedAudio {
+    /// Encodes every talker's frames (Opus VoIP, 20 ms, in-band FEC) and a silent frame.
+    pub fn encode(audio: Vec<TalkerAudio>, bitrate: i32) -> Result<SharedAudio, EncodeError> {
+        let mut encoded = Vec::with_capacity(audio.len());
+        let mut out = vec![0u8; 1500];
+        let new_encoder = || -> Result<opus::Encoder, EncodeError> {
+            let mut enc = opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip)
+                .map_err(|_| EncodeError)?;
+            enc.set_bitrate(opus::Bitrate::Bits(bitrate))
+                .map_err(|_| EncodeError)?;
+            enc.set_inband_fec(true).map_err(|_| EncodeError)?;
+            enc.set_packet_loss_perc(5).map_err(|_| EncodeError)?;
+            Ok(enc)
+        };
+        for a in &audio {
+            let mut enc = new_encoder()?;
+            let mut frames = Vec::with_capacity(a.frames());
+            for i in 0..a.frames() {
+                let n = enc.encode(a.frame(i), &mut out).map_err(|_| EncodeError)?;
+                frames.push(out.get(..n).ok_or(EncodeError)?.to_vec());
+            }
+            encoded.push(frames);
+        }
+        let mut enc = new_encoder()?;
+        let zeros = [0i16; FRAME];
+        let mut silence = Vec::new();
+        // A few frames in, the encoder's output for silence is steady.
+        for _ in 0..5 {
+            let n = enc.encode(&zeros, &mut out).map_err(|_| EncodeError)?;
+            silence = out.get(..n).ok_or(EncodeError)?.to_vec();
+        }
+        Ok(SharedAudio {
+            audio,
+            encoded,
+            silence,
+        })
+    }
+}
+
+/// Send instants of talkers' burst onsets, shared by all client threads.
+#[derive(Debug)]
+pub struct Onsets {
+    epoch: Instant,
+    ns: Vec<AtomicU64>,
+}
+
+impl Onsets {
+    /// A table for `talkers` talkers, timed from `epoch`.
+    pub fn new(epoch: Instant, talkers: usize) -> Self {
+        Self {
+            epoch,
+            ns: (0..talkers).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    fn since_epoch(&self, t: Instant) -> u64 {
+        u64::try_from(t.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    fn store(&self, talker: usize, t: Instant) {
+        if let Some(a) = self.ns.get(talker) {
+            // +1 so that 0 keeps meaning "no onset yet".
+            a.store(self.since_epoch(t) + 1, Ordering::Release);
+        }
+    }
+
+    fn latency(&self, talker: usize, received: Instant) -> Option<Duration> {
+        let sent = self
+            .ns
+            .get(talker)?
+            .load(Ordering::Acquire)
+            .checked_sub(1)?;
+        let got = self.since_epoch(received);
+        got.checked_sub(sent).map(Duration::from_nanos)
+    }
+}
+
+/// The SRTP keys of one direction.
+#[derive(Clone, Debug)]
+pub struct Keys {
+    /// Suite.
+    pub profile: SrtpProfile,
+    /// Master key.
+    pub key: Vec<u8>,
+    /// Master salt.
+    pub salt: Vec<u8>,
+}
+
+/// One simulated participant, as planned by the caller.
+#[derive(Clone, Debug)]
+pub struct ParticipantPlan {
+    /// SSRC the participant sends with.
+    pub ssrc_in: u32,
+    /// SSRC the engine sends to it with.
+    pub ssrc_out: u32,
+    /// Keys for what it sends.
+    pub keys_up: Keys,
+    /// Keys for what it receives.
+    pub keys_down: Keys,
+    /// The engine shard's address.
+    pub engine_addr: SocketAddr,
+    /// Index of its socket in the thread's socket list.
+    pub socket: usize,
+    /// `Some((tag index, global talker index))` for a talker.
+    pub talker: Option<(usize, usize)>,
+    /// The talkers of its room: (tag index, global talker index).
+    pub room_talkers: Vec<(usize, usize)>,
+    /// Decode and check what it hears.
+    pub checked: bool,
+    /// Offset into the talker audio (so rooms do not burst in lockstep).
+    pub frame_offset: usize,
+    /// First sequence number and timestamp.
+    pub seq0: u16,
+    /// First timestamp.
+    pub ts0: u32,
+}
+
+/// How a client thread runs.
+#[derive(Clone, Debug)]
+pub struct RunPlan {
+    /// When sending starts.
+    pub start: Instant,
+    /// When measuring starts.
+    pub measure_from: Instant,
+    /// When sending stops (receiving goes on for a short drain).
+    pub end: Instant,
+    /// Silent participants send every this many frames.
+    pub listener_every_frames: u64,
+    /// Send the RFC 6464 extension.
+    pub audio_level: bool,
+}
+
+/// What one client thread measured (inside the measurement window).
+#[derive(Clone, Debug, Default)]
+pub struct ClientResult {
+    /// Packets sent.
+    pub sent: u64,
+    /// Sends that failed (full socket buffer or error).
+    pub send_failures: u64,
+    /// Sends more than 10 ms behind schedule (the load generator was overloaded).
+    pub late_sends: u64,
+    /// Largest delay behind schedule.
+    pub max_send_delay: Duration,
+    /// SRTP packets received and authenticated.
+    pub received: u64,
+    /// RTCP packets received.
+    pub rtcp_received: u64,
+    /// Packets that failed SRTP unprotect.
+    pub auth_failures: u64,
+    /// Packets for no known participant, or not RTP.
+    pub unknown: u64,
+    /// Packets expected from sequence numbers.
+    pub expected: u64,
+    /// Mix packets that did not decode.
+    pub decode_errors: u64,
+    /// Mix frames decoded and checked.
+    pub checked_frames: u64,
+    /// (checked listener, talker) pairs.
+    pub pairs: u64,
+    /// Pairs where the listener heard the talker at least once.
+    pub pairs_heard: u64,
+    /// Frames in which a talker heard its own tag.
+    pub self_heard_frames: u64,
+    /// Frames in which checked listeners heard a talker's tag, summed over pairs.
+    pub tag_frames_heard: u64,
+    /// Voiced frames sent by talkers (the most a listener could hear, per talker).
+    pub voiced_frames_sent: u64,
+    /// Server-added latency samples, nanoseconds.
+    pub latency: Histogram,
+    /// Latency samples rejected as mismatches (> 500 ms).
+    pub latency_rejected: u64,
+}
+
+impl ClientResult {
+    /// Adds another thread's result.
+    pub fn merge(&mut self, o: &ClientResult) {
+        self.sent += o.sent;
+        self.send_failures += o.send_failures;
+        self.late_sends += o.late_sends;
+        self.max_send_delay = self.max_send_delay.max(o.max_send_delay);
+        self.received += o.received;
+        self.rtcp_received += o.rtcp_received;
+        self.auth_failures += o.auth_failures;
+        self.unknown += o.unknown;
+        self.expected += o.expected;
+        self.decode_errors += o.decode_errors;
+        self.checked_frames += o.checked_frames;
+        self.pairs += o.pairs;
+        self.pairs_heard += o.pairs_heard;
+        self.self_heard_frames += o.self_heard_frames;
+        self.tag_frames_heard += o.tag_frames_heard;
+        self.voiced_frames_sent += o.voiced_frames_sent;
+        self.latency.merge(&o.latency);
+        self.latency_rejected += o.latency_rejected;
+    }
+}
+
+struct TagState {
+    tag: usize,
+    talker: usize,
+    absent_run: u32,
+    heard_frames: u64,
+}
+
+struct Participant {
+    plan: ParticipantPlan,
+    tx: SrtpContext,
+    rx: SrtpContext,
+    decoder: Option<opus::Decoder>,
+    tags: Vec<TagState>,
+    seq: u16,
+    /// Highest extended sequence number received in the window, and the first.
+    highest: Option<i64>,
+    first: i64,
+}
+
+fn context(keys: &Keys) -> io::Result<SrtpContext> {
+    SrtpContext::new(
+        keys.profile,
+        &keys.key,
+        &keys.salt,
+        SrtpConfig {
+            max_streams: 2,
+            ..SrtpConfig::default()
+        },
+    )
+    .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))
+}
+
+/// Extends a 16-bit sequence number next to the previous extended one.
+fn extend_seq(prev: i64, seq: u16) -> i64 {
+    let delta = i64::from(seq.wrapping_sub(prev as u16) as i16);
+    prev + delta
+}
+
+/// Creates a client UDP socket on loopback with large kernel buffers (a mix burst for
+/// every participant of the socket arrives at once each tick).
+pub fn client_socket() -> io::Result<StdUdpSocket> {
+    let s = StdUdpSocket::bind("127.0.0.1:0")?;
+    let r = socket2::SockRef::from(&s);
+    r.set_recv_buffer_size(4 << 20)?;
+    r.set_send_buffer_size(1 << 20)?;
+    s.set_nonblocking(true)?;
+    Ok(s)
+}
+
+/// One client thread: runs `plans` over `sockets` until `run.end`, then drains.
+pub fn run_client(
+    sockets: Vec<StdUdpSocket>,
+    plans: Vec<ParticipantPlan>,
+    audio: Arc<SharedAudio>,
+    onsets: Arc<Onsets>,
+    run: RunPlan,
+) -> io::Result<ClientResult> {
+    let mut poll = Poll::new()?;
+    let mut socks: Vec<UdpSocket> = sockets.into_iter().map(UdpSocket::from_std).collect();
+    for (i, s) in socks.iter_mut().enumerate() {
+        poll.registry().register(s, Token(i), Interest::READABLE)?;
+    }
+    let mut by_ssrc: HashMap<u32, usize> = HashMap::with_capacity(plans.len());
+    let mut parts = Vec::with_capacity(plans.len());
+    for (i, plan) in plans.into_iter().enumerate() {
+        by_ssrc.insert(plan.ssrc_out, i);
+        let decoder = if plan.checked {
+            Some(
+                opus::Decoder::new(48_000, opus::Channels::Mono)
+                    .map_err(|e| io::Error::other(e.to_string()))?,
+            )
+        } else {
+            None
+        };
+        let tags = if plan.checked {
+            plan.room_talkers
+                .iter()
+                .map(|&(tag, talker)| TagState {
+                    tag,
+                    talker,
+                    absent_run: ONSET_SILENCE_FRAMES,
+                    heard_frames: 0,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        parts.push(Participant {
+            tx: context(&plan.keys_up)?,
+            rx: context(&plan.keys_down)?,
+            decoder,
+            tags,
+            seq: plan.seq0,
+            highest: None,
+            first: 0,
+            plan,
+        });
+    }
+
+    let mut res = ClientResult::default();
+    let n = parts.len().max(1);
+    let mut round: u64 = 0;
+    let mut cursor = 0usize;
+    let mut events = Events::with_capacity(256);
+    let mut buf = vec![0u8; 2048];
+    let mut pcm = vec![0i16; FRAME * 6];
+    let drain_until = run.end + Duration::from_millis(300);
+    let period_ns = FRAME_PERIOD.as_nanos() as u64;
+
+    let due = |round: u64, cursor: usize| -> Instant {
+        let offset_ns = round * period_ns + (cursor as u64 * period_ns) / n as u64;
+        run.start + Duration::from_nanos(offset_ns)
+    };
+
+    loop {
+        let now = Instant::now();
+        if now >= drain_until {
+            break;
+        }
+        // Send every packet that is due.
+        if now < run.end {
+            while !parts.is_empty() && due(round, cursor) <= now {
+                let scheduled = due(round, cursor);
+                let measuring = scheduled >= run.measure_from;
+                let late = now.saturating_duration_since(scheduled);
+                if measuring {
+                    res.max_send_delay = res.max_send_delay.max(late);
+                    if late > LATE_SEND {
+                        res.late_sends += 1;
+                    }
+                }
+                if let Some(p) = parts.get_mut(cursor) {
+                    send_one(
+                        p, round, &socks, &audio, &onsets, &run, &mut buf, measuring, &mut res,
+                    );
+                }
+                cursor += 1;
+                if cursor >= parts.len() {
+                    cursor = 0;
+                    round += 1;
+                }
+            }
+        }
+        let wait = if now < run.end && !parts.is_empty() {
+            due(round, cursor).saturating_duration_since(Instant::now())
+        } else {
+            drain_until.saturating_duration_since(Instant::now())
+        };
+        poll.poll(&mut events, Some(wait.min(Duration::from_millis(5))))?;
+        for ev in events.iter() {
+            let Some(sock) = socks.get(ev.token().0) else {
+                continue;
+            };
+            loop {
+                match sock.recv_from(&mut buf) {
+                    Ok((len, _)) => {
+                        let t = Instant::now();
+                        let measuring = t >= run.measure_from;
+                        let Some(datagram) = buf.get_mut(..len) else {
+                            continue;
+                        };
+                        receive_one(
+                            datagram, t, measuring, &mut parts, &by_ssrc, &onsets, &mut pcm,
+                            &mut res,
+                        );
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => break,
+                }
+            }
+        }
+    }
+
+    for p in &parts {
+        if let Some(h) = p.highest {
+            res.expected += u64::try_from(h - p.first + 1).unwrap_or(0);
+        }
+        for t in &p.tags {
+            if Some(t.talker) == p.plan.talker.map(|(_, g)| g) {
+                continue;
+            }
+            res.pairs += 1;
+            if t.heard_frames > 0 {
+                res.pairs_heard += 1;
+            }
+            res.tag_frames_heard += t.heard_frames;
+        }
+    }
+    Ok(res)
+}
+
+#[allow(clippy::too_many_arguments)] // One packet's worth of context; grouping adds nothing.
+fn send_one(
+    p: &mut Participant,
+    round: u64,
+    socks: &[UdpSocket],
+    audio: &SharedAudio,
+    onsets: &Onsets,
+    run: &RunPlan,
+    buf: &mut [u8],
+    measuring: bool,
+    res: &mut ClientResult,
+) {
+    let (payload, level, onset, voiced) = match p.plan.talker {
+        Some((tag, talker)) => {
+            let (Some(a), Some(enc)) = (audio.audio.get(tag), audio.encoded.get(tag)) else {
+                return;
+            };
+            let frames = a.frames().max(1);
+            let f = (p.plan.frame_offset + round as usize) % frames;
+            let voiced = a.voiced.get(f).copied().unwrap_or(false);
+            let level = a.levels.get(f).copied().unwrap_or(127);
+            let Some(payload) = enc.get(f) else {
+                return;
+            };
+            let onset = a.is_onset(f).then_some(talker);
+            (payload.as_slice(), level, onset, voiced)
+        }
+        None => {
+            if round % run.listener_every_frames.max(1) != 0 {
+                return;
+            }
+            (audio.silence.as_slice(), 127u8, None, false)
+        }
+    };
+    let level_byte = [(u8::from(voiced) << 7) | (level & 0x7F)];
+    let ext = [Extension {
+        id: AUDIO_LEVEL_EXT_ID,
+        data: &level_byte,
+    }];
+    let header = RtpHeader {
+        marker: onset.is_some(),
+        payload_type: PAYLOAD_TYPE,
+        sequence_number: p.seq,
+        timestamp: p
+            .plan
+            .ts0
+            .wrapping_add((round as u32).wrapping_mul(FRAME as u32)),
+        ssrc: p.plan.ssrc_in,
+        extensions: if run.audio_level { &ext } else { &[] },
+        ..RtpHeader::default()
+    };
+    let Ok(len) = header.write(payload, buf) else {
+        res.send_failures += u64::from(measuring);
+        return;
+    };
+    let Ok(total) = p.tx.protect_rtp(buf, len) else {
+        res.send_failures += u64::from(measuring);
+        return;
+    };
+    p.seq = p.seq.wrapping_add(1);
+    let (Some(sock), Some(data)) = (socks.get(p.plan.socket), buf.get(..total)) else {
+        return;
+    };
+    if let Some(talker) = onset {
+        onsets.store(talker, Instant::now());
+    }
+    match sock.send_to(data, p.plan.engine_addr) {
+        Ok(_) => {
+            if measuring {
+                res.sent += 1;
+                res.voiced_frames_sent += u64::from(voiced);
+            }
+        }
+        Err(_) => res.send_failures += u64::from(measuring),
+    }
+}
+
+#[allow(clippy::too_many_arguments)] // One packet's worth of context; grouping adds nothing.
+fn receive_one(
+    datagram: &mut [u8],
+    t: Instant,
+    measuring: bool,
+    parts: &mut [Participant],
+    by_ssrc: &HashMap<u32, usize>,
+    onsets: &Onsets,
+    pcm: &mut [i16],
+    res: &mut ClientResult,
+) {
+    // RTCP (RFC 5761: packet types 200–204 in the second byte).
+    if let Some(&b1) = datagram.get(1) {
+        if (200..=204).contains(&b1) {
+            res.rtcp_received += u64::from(measuring);
+            return;
+        }
+    }
+    let ssrc = match datagram.get(8..12) {
+        Some(&[a, b, c, d]) => u32::from_be_bytes([a, b, c, d]),
+        _ => {
+            res.unknown += u64::from(measuring);
+            return;
+        }
+    };
+    let Some(p) = by_ssrc.get(&ssrc).and_then(|&i| parts.get_mut(i)) else {
+        res.unknown += u64::from(measuring);
+        return;
+    };
+    let Ok(plain) = p.rx.unprotect_rtp(datagram) else {
+        res.auth_failures += u64::from(measuring);
+        return;
+    };
+    let Some(Ok(pkt)) = datagram.get(..plain).map(RtpPacket::try_from) else {
+        res.unknown += u64::from(measuring);
+        return;
+    };
+    if !measuring {
+        return;
+    }
+    res.received += 1;
+    let seq = pkt.sequence_number();
+    match p.highest {
+        None => {
+            p.first = i64::from(seq);
+            p.highest = Some(i64::from(seq));
+        }
+        Some(h) => {
+            let ext = extend_seq(h, seq);
+            if ext > h {
+                p.highest = Some(ext);
+            }
+            if ext < p.first {
+                p.first = ext;
+            }
+        }
+    }
+    let Some(decoder) = p.decoder.as_mut() else {
+        return;
+    };
+    let n = match decoder.decode(pkt.payload(), pcm, false) {
+        Ok(n) => n,
+        Err(_) => {
+            res.decode_errors += 1;
+            return;
+        }
+    };
+    let Some(frame) = pcm.get(..n) else {
+        return;
+    };
+    res.checked_frames += 1;
+    let me = p.plan.talker.map(|(_, g)| g);
+    for tag in &mut p.tags {
+        let present = tag_present(frame, crate::signal::tag_frequency(tag.tag));
+        if Some(tag.talker) == me {
+            res.self_heard_frames += u64::from(present);
+            continue;
+        }
+        if present {
+            tag.heard_frames += 1;
+            if tag.absent_run >= ONSET_SILENCE_FRAMES {
+                match onsets.latency(tag.talker, t) {
+                    Some(l) if l <= MAX_LATENCY => res.latency.record_duration(l),
+                    _ => res.latency_rejected += 1,
+                }
+            }
+            tag.absent_run = 0;
+        } else {
+            tag.absent_run = tag.absent_run.saturating_add(1);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequence_numbers_extend_across_the_wrap() {
+        assert_eq!(extend_seq(65_535, 0), 65_536);
+        assert_eq!(extend_seq(65_536, 65_535), 65_535);
+        assert_eq!(extend_seq(10, 12), 12);
+    }
+
+    #[test]
+    fn onset_latency_is_measured_from_the_stored_send_instant() {
+        let epoch = Instant::now();
+        let o = Onsets::new(epoch, 2);
+        assert_eq!(o.latency(0, epoch), None);
+        o.store(1, epoch + Duration::from_millis(100));
+        let l = o
+            .latency(1, epoch + Duration::from_millis(125))
+            .expect("stored");
+        assert_eq!(l, Duration::from_millis(25));
+    }
+}

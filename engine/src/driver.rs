@@ -1,1 +1,0 @@
-//! The mio shard driver (in progress).

@@ -1,0 +1,257 @@
+//! One shard thread: a mio `Poll` over the shard's UDP socket and its command `Waker`,
+//! driving one [`Engine`] with a single timer aligned to the engine's 20 ms tick.
+//!
+//! Owns: the socket, the engine, the receive and send buffers, and the shard's counters.
+//! Must never: allocate in steady state (buffers are boxed once at start; events leave
+//! through a preallocated bounded channel with `try_send`), block on anything but the
+//! poll, or let a full event channel or a full socket stall media (both are counted
+//! drops). This is the only place in the engine that reads the clock.
+
+use std::io;
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::net::UdpSocket;
+use mio::{Events, Poll, Token};
+
+use super::stats::{ShardCounters, SharedStats};
+use super::ShardEvent;
+use crate::{Command, Engine};
+
+pub(crate) const SOCKET: Token = Token(0);
+pub(crate) const WAKER: Token = Token(1);
+
+/// Datagrams read in one batch before the shard checks whether a tick is due, so a
+/// flood of input cannot starve the mixer.
+const RECV_BATCH: usize = 64;
+/// Consecutive non-"would block" receive errors after which the shard stops reading
+/// until the next readiness event.
+const MAX_RECV_ERRORS: usize = 64;
+/// Receive buffer: larger than any datagram the engine accepts, so oversized input is
+/// seen (and dropped by the engine) rather than silently truncated to a valid size.
+const RECV_BUF: usize = 2048;
+/// How often the counters are copied to the shared snapshot while the shard is busy.
+const PUBLISH_EVERY: Duration = Duration::from_millis(100);
+
+/// A message to a shard thread.
+#[allow(clippy::large_enum_variant)] // The queue's slots are preallocated; boxing would allocate per command.
+pub(crate) enum ShardMsg {
+    Command(Command),
+    Shutdown,
+}
+
+/// The clock, read in one place.
+#[inline]
+#[allow(clippy::disallowed_methods)] // The driver is the engine's only clock reader.
+pub(crate) fn now() -> Instant {
+    Instant::now()
+}
+
+pub(crate) struct Shard {
+    pub index: usize,
+    pub engine: Engine,
+    pub poll: Poll,
+    pub socket: UdpSocket,
+    pub commands: Receiver<ShardMsg>,
+    pub events: SyncSender<ShardEvent>,
+    pub stats: Arc<SharedStats>,
+    pub tick: Duration,
+    pub send_buf_len: usize,
+}
+
+struct Io<'a> {
+    socket: &'a UdpSocket,
+    events: &'a SyncSender<ShardEvent>,
+    shard: usize,
+    send_buf: &'a mut [u8],
+    counters: &'a mut ShardCounters,
+}
+
+impl Io<'_> {
+    /// Sends everything the engine has queued, then forwards its events.
+    fn flush(&mut self, engine: &mut Engine) {
+        while let Some(t) = engine.poll_transmit(self.send_buf) {
+            let Some(data) = self.send_buf.get(..t.len) else {
+                self.counters.send_errors += 1;
+                continue;
+            };
+            match self.socket.send_to(data, t.to) {
+                Ok(n) => {
+                    self.counters.datagrams_out += 1;
+                    self.counters.bytes_out += n as u64;
+                }
+                // UDP: a full send buffer is a dropped datagram, never a stall.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.counters.send_would_block += 1
+                }
+                Err(_) => self.counters.send_errors += 1,
+            }
+        }
+        while let Some(event) = engine.poll_event() {
+            let shard = self.shard;
+            match self.events.try_send(ShardEvent { shard, event }) {
+                Ok(()) => self.counters.events_out += 1,
+                Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                    self.counters.events_dropped += 1
+                }
+            }
+        }
+    }
+}
+
+impl Shard {
+    /// Runs the shard until a shutdown message arrives or the handle is dropped.
+    pub fn run(self) {
+        let Shard {
+            index,
+            mut engine,
+            mut poll,
+            socket,
+            commands,
+            events: event_tx,
+            stats,
+            tick,
+            send_buf_len,
+        } = self;
+        let mut recv_buf = vec![0u8; RECV_BUF].into_boxed_slice();
+        let mut send_buf = vec![0u8; send_buf_len.max(RECV_BUF)].into_boxed_slice();
+        let mut counters = ShardCounters::default();
+        let mut poll_events = Events::with_capacity(64);
+        let mut io = Io {
+            socket: &socket,
+            events: &event_tx,
+            shard: index,
+            send_buf: &mut send_buf,
+            counters: &mut counters,
+        };
+        let mut last_publish = now();
+        let mut shutdown = false;
+
+        while !shutdown {
+            let before = now();
+            let deadline = engine.poll_timeout();
+            let timeout = deadline.map(|d| d.saturating_duration_since(before));
+            if deadline.is_none() {
+                // About to block until I/O or a command: make the snapshot current.
+                publish(&engine, io.counters, &stats);
+                last_publish = before;
+            }
+            if let Err(e) = poll.poll(&mut poll_events, timeout) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    io.counters.recv_errors += 1;
+                }
+            }
+            let woke = now();
+            io.counters.idle += woke.saturating_duration_since(before);
+
+            let mut readable = false;
+            for ev in poll_events.iter() {
+                if ev.token() == SOCKET {
+                    readable = true;
+                }
+            }
+            // Commands are cheap to check; the waker only makes sure we wake up for them.
+            shutdown = drain_commands(&commands, &mut engine, &mut io);
+            if readable {
+                receive_all(&mut recv_buf, &mut engine, &mut io, tick);
+            }
+            run_due_tick(&mut engine, &mut io, tick);
+
+            let end = now();
+            io.counters.busy += end.saturating_duration_since(woke);
+            if end.saturating_duration_since(last_publish) >= PUBLISH_EVERY || shutdown {
+                publish(&engine, io.counters, &stats);
+                last_publish = end;
+            }
+        }
+    }
+}
+
+/// Copies the engine's counters and this thread's allocation counters (meaningful when
+/// the process runs with `talko_codecs::testing::CountingAlloc`; zero otherwise) into
+/// `counters`, then publishes them. Never allocates.
+fn publish(engine: &Engine, counters: &mut ShardCounters, stats: &SharedStats) {
+    counters.engine_drops = engine.drop_counters();
+    counters.ticks = engine.ticks();
+    counters.skipped_ticks = engine.missed_ticks();
+    let c = talko_codecs::testing::thread_counts();
+    counters.thread_allocs = c.allocs;
+    counters.thread_frees = c.frees;
+    stats.publish(counters);
+}
+
+/// Handles every queued command. Returns true when the shard must stop.
+fn drain_commands(commands: &Receiver<ShardMsg>, engine: &mut Engine, io: &mut Io<'_>) -> bool {
+    loop {
+        match commands.try_recv() {
+            Ok(ShardMsg::Command(cmd)) => {
+                io.counters.commands += 1;
+                if engine.handle_command(now(), cmd).is_err() {
+                    io.counters.command_errors += 1;
+                }
+                io.flush(engine);
+            }
+            Ok(ShardMsg::Shutdown) | Err(TryRecvError::Disconnected) => {
+                io.flush(engine);
+                return true;
+            }
+            Err(TryRecvError::Empty) => return false,
+        }
+    }
+}
+
+/// Reads datagrams until the socket reports "would block", running a due tick between
+/// batches.
+fn receive_all(recv_buf: &mut [u8], engine: &mut Engine, io: &mut Io<'_>, tick: Duration) {
+    let mut errors = 0usize;
+    loop {
+        let mut batch = 0usize;
+        while batch < RECV_BATCH {
+            match io.socket.recv_from(recv_buf) {
+                Ok((n, from)) => {
+                    batch += 1;
+                    errors = 0;
+                    io.counters.datagrams_in += 1;
+                    io.counters.bytes_in += n as u64;
+                    if let Some(datagram) = recv_buf.get_mut(..n) {
+                        engine.handle_datagram(now(), from, datagram);
+                        io.flush(engine);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    io.counters.recv_errors += 1;
+                    errors += 1;
+                    if errors >= MAX_RECV_ERRORS {
+                        return;
+                    }
+                }
+            }
+        }
+        run_due_tick(engine, io, tick);
+    }
+}
+
+/// Runs the engine's tick when its deadline has passed, timing it.
+fn run_due_tick(engine: &mut Engine, io: &mut Io<'_>, tick: Duration) {
+    let Some(deadline) = engine.poll_timeout() else {
+        return;
+    };
+    let start = now();
+    if start < deadline {
+        return;
+    }
+    let late = start.saturating_duration_since(deadline);
+    io.counters.tick_lateness.record_duration(late);
+    if !tick.is_zero() {
+        let missed = late.as_nanos() / tick.as_nanos();
+        io.counters.missed_ticks += u64::try_from(missed).unwrap_or(u64::MAX);
+    }
+    engine.handle_timeout(start);
+    io.flush(engine);
+    io.counters
+        .tick_time
+        .record_duration(now().saturating_duration_since(start));
+}
