@@ -107,6 +107,8 @@ pub(crate) struct Done {
 /// An Ogg Opus file being recorded.
 pub(crate) struct OggOut {
     w: OggOpusWriter<File>,
+    /// Granule position when a page last went out: pages never hold more than a second.
+    page_start: u64,
     probe: File,
     part: PathBuf,
     pub path: PathBuf,
@@ -134,6 +136,7 @@ impl OggOut {
             .map_err(|e| (c.path.clone(), ogg_error(e)))?;
         Ok(OggOut {
             w,
+            page_start: 0,
             probe,
             part: c.part,
             path: c.path,
@@ -149,18 +152,30 @@ impl OggOut {
     /// Appends a packet; an invalid packet is replaced by `filler` (same position).
     pub fn write(&mut self, packet: &[u8], filler: &[u8]) -> Result<(), RecorderError> {
         match self.w.write_packet(packet) {
-            Ok(_) => Ok(()),
+            Ok(_) => {}
             Err(OggError::BadPacket | OggError::PacketTooLarge) => {
-                self.w.write_packet(filler).map(|_| ()).map_err(ogg_error)
+                self.w.write_packet(filler).map_err(ogg_error)?;
             }
-            Err(e) => Err(ogg_error(e)),
+            Err(e) => return Err(ogg_error(e)),
         }
+        self.page_by_duration()
     }
 
     /// Writes `filler` (a 20 ms packet) until the position reaches `target` samples.
     pub fn fill_to(&mut self, target: u64, filler: &[u8]) -> Result<(), RecorderError> {
         while self.samples() + 960 <= target {
             self.w.write_packet(filler).map_err(ogg_error)?;
+            self.page_by_duration()?;
+        }
+        Ok(())
+    }
+
+    /// Emits the page once it holds a second of audio, whatever the wall clock says
+    /// (recordings fed faster than real time, long gaps filled at once).
+    fn page_by_duration(&mut self) -> Result<(), RecorderError> {
+        if self.w.granule() >= self.page_start + 48_000 {
+            self.w.flush_page().map_err(ogg_error)?;
+            self.page_start = self.w.granule();
         }
         Ok(())
     }
@@ -169,6 +184,7 @@ impl OggOut {
         if deleted(&self.probe) {
             return Err(RecorderError::FileDeleted);
         }
+        self.page_start = self.w.granule();
         self.w.flush_page().map_err(ogg_error)
     }
 

@@ -289,6 +289,12 @@ impl Recorder {
         self.shared.dropped.load(Ordering::Relaxed)
     }
 
+    /// Frames handed over by the feeds and not yet taken in by the recorder thread (ring
+    /// occupancy; at `ring_capacity` the feeds drop).
+    pub fn queued_frames(&self) -> usize {
+        self.shared.queued.load(Ordering::Relaxed)
+    }
+
     /// Finishes every recording still running (as if stopped at its last tick), stops
     /// the thread and waits for it. Events stay readable through the returned receiver.
     pub fn shutdown(mut self) -> Receiver<RecordingEvent> {
