@@ -19,6 +19,7 @@ use crate::level::TalkChange;
 use crate::limiter::Limiter;
 use crate::mixer::{accumulate, mix_minus, Candidate, Selection, SlotChange, MAX_SPEAKERS};
 use crate::participant::Participant;
+use crate::recorder::RecorderFeed;
 use crate::tx::{Pending, Source, TxQueue};
 
 /// Room for one RTP packet: header, the largest Opus packet and the largest SRTP tag.
@@ -125,8 +126,6 @@ pub(crate) struct Call {
     /// Ticks run since the call got members (the RTP clock of its mixes).
     pub ticks: u64,
     pub inject_panic: bool,
-    // Read by the recorder wiring.
-    #[allow(dead_code)]
     pub recording: bool,
 }
 
@@ -177,6 +176,10 @@ pub(crate) struct TickCtx<'a> {
     pub parts: &'a mut [Option<Participant>],
     pub events: &'a mut EventQueue,
     pub tx: &'a mut TxQueue,
+    /// The recorder, when this call is being recorded.
+    pub recorder: Option<&'a mut RecorderFeed>,
+    /// The engine's tick number (the recorder's timeline).
+    pub tick: u64,
     pub call_slot: u32,
     pub now_us: i64,
 }
@@ -191,6 +194,8 @@ pub(crate) fn tick(call: &mut Call, ctx: TickCtx<'_>) {
         parts,
         events,
         tx,
+        mut recorder,
+        tick: engine_tick,
         call_slot,
         now_us,
     } = ctx;
@@ -201,7 +206,16 @@ pub(crate) fn tick(call: &mut Call, ctx: TickCtx<'_>) {
         let Some(Some(p)) = parts.get_mut(slot as usize) else {
             continue;
         };
-        match p.tick(now_us) {
+        let change = match recorder.as_deref_mut() {
+            Some(rec) => {
+                let (call_no, part_no) = (id.0, p.id.0);
+                p.tick(now_us, |pkt| {
+                    rec.track_packet(call_no, part_no, engine_tick, pkt)
+                })
+            }
+            None => p.tick(now_us, |_| {}),
+        };
+        match change {
             Some(TalkChange::Started) => events.push(Event::TalkingStarted {
                 call: id,
                 participant: p.id,
@@ -232,6 +246,9 @@ pub(crate) fn tick(call: &mut Call, ctx: TickCtx<'_>) {
     let tick_no = call.ticks;
     call.ticks = call.ticks.wrapping_add(1);
     let Some(mixing) = call.mixing.as_deref_mut() else {
+        if let Some(rec) = recorder {
+            rec.mix_frame(id.0, engine_tick, None, None);
+        }
         return;
     };
     mixing.shared.len = 0;
@@ -251,10 +268,18 @@ pub(crate) fn tick(call: &mut Call, ctx: TickCtx<'_>) {
     }
     if voices == 0 {
         // Nobody talks: no encode, nothing to send.
+        if let Some(rec) = recorder {
+            rec.mix_frame(id.0, engine_tick, None, None);
+        }
         return;
     }
     // 4. One shared encode, and one mix-minus encode per speaker slot.
     mixing.shared.encode(&mixing.mix, &mut mixing.shared_pcm);
+    if let Some(rec) = recorder {
+        // The recording gets the shared packet as sent (no extra encode) and its PCM.
+        let opus = mixing.shared.packet().and_then(|p| p.get(HEADER_LEN..));
+        rec.mix_frame(id.0, engine_tick, opus, Some(&mixing.shared_pcm[..]));
+    }
     for (slot, member) in call.sel.slots.iter().enumerate().take(call.sel.len()) {
         let Some(member) = member else { continue };
         let Some(Some(p)) = call

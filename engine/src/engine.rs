@@ -23,6 +23,7 @@ use crate::events::{DropCounters, DropReason, EndReason, EngineError, Event, Eve
 use crate::ice;
 use crate::ids::{CallId, ParticipantId};
 use crate::participant::{srtp_drop, Participant, Received};
+use crate::recorder::{RecorderFeed, RecordingSpec};
 use crate::rtcp_stats::{self, ReportInput};
 use crate::tx::{Pending, Source, TxQueue};
 
@@ -76,6 +77,19 @@ pub enum Command {
         /// Gain in dB (clamped to −60…+20).
         gain_db: f32,
     },
+    /// Starts recording a call through the attached recorder
+    /// ([`Engine::set_recorder`]); the recorder reports progress itself.
+    StartRecording {
+        /// The call.
+        call: CallId,
+        /// What to record.
+        spec: RecordingSpec,
+    },
+    /// Stops recording a call.
+    StopRecording {
+        /// The call.
+        call: CallId,
+    },
     /// Test hook: the call's next tick panics.
     #[cfg(feature = "test-hooks")]
     InjectPanic {
@@ -112,6 +126,7 @@ pub struct Engine {
     next_tick: Option<Instant>,
     /// Ticks skipped because `handle_timeout` came too late.
     missed_ticks: u64,
+    recorder: Option<RecorderFeed>,
     ticks: u64,
 }
 
@@ -153,6 +168,7 @@ impl Engine {
             epoch: None,
             next_tick: None,
             missed_ticks: 0,
+            recorder: None,
             ticks: 0,
         }
     }
@@ -160,6 +176,12 @@ impl Engine {
     /// The configuration.
     pub fn config(&self) -> &EngineConfig {
         &self.cfg
+    }
+
+    /// Attaches the recorder that `StartRecording` feeds: per tick the shared mix (the
+    /// already encoded Opus packet and its PCM) and each member's played packet.
+    pub fn set_recorder(&mut self, feed: RecorderFeed) {
+        self.recorder = Some(feed);
     }
 
     /// Shard-wide counted drops by reason (including events and sends dropped on full
@@ -281,6 +303,31 @@ impl Engine {
                 }
                 Ok(())
             }
+            Command::StartRecording { call, spec } => {
+                let slot = self.call_slot(call)?;
+                let tick = self.ticks;
+                let rec = self.recorder.as_mut().ok_or(EngineError::NoRecorder)?;
+                if let Some(Some(c)) = self.calls.get_mut(slot as usize) {
+                    if !c.recording {
+                        rec.start(call.0, &spec, tick);
+                        c.recording = true;
+                    }
+                }
+                Ok(())
+            }
+            Command::StopRecording { call } => {
+                let slot = self.call_slot(call)?;
+                let tick = self.ticks;
+                if let Some(Some(c)) = self.calls.get_mut(slot as usize) {
+                    if c.recording {
+                        c.recording = false;
+                        if let Some(rec) = self.recorder.as_mut() {
+                            rec.stop(call.0, tick);
+                        }
+                    }
+                }
+                Ok(())
+            }
             #[cfg(feature = "test-hooks")]
             Command::InjectPanic { call } => {
                 let slot = self.call_slot(call)?;
@@ -385,6 +432,11 @@ impl Engine {
                 }
                 self.tx.forget_participant(m);
                 self.free_parts.push(m);
+            }
+        }
+        if c.recording {
+            if let Some(rec) = self.recorder.as_mut() {
+                rec.stop(c.id.0, self.ticks);
             }
         }
         self.tx.forget_call(cslot);
@@ -576,6 +628,8 @@ impl Engine {
             let parts = &mut self.parts;
             let events = &mut self.events;
             let tx = &mut self.tx;
+            let recorder = self.recorder.as_mut().filter(|_| call.recording);
+            let tick_no = self.ticks;
             let result = catch_unwind(AssertUnwindSafe(|| {
                 call::tick(
                     call,
@@ -583,6 +637,8 @@ impl Engine {
                         parts,
                         events,
                         tx,
+                        recorder,
+                        tick: tick_no,
                         call_slot: cslot,
                         now_us,
                     },

@@ -211,13 +211,21 @@ impl Participant {
 
     /// Runs one tick of playout: pulls a frame and decodes it (or rebuilds it with FEC,
     /// or conceals it), updates the level and talk state.
-    pub(crate) fn tick(&mut self, now_us: i64) -> Option<TalkChange> {
+    /// `on_packet` sees the payload played this tick (for the recorder's tracks).
+    pub(crate) fn tick(
+        &mut self,
+        now_us: i64,
+        on_packet: impl FnOnce(&[u8]),
+    ) -> Option<TalkChange> {
         self.has_audio = false;
         let pcm: &mut [i16] = &mut self.pcm[..];
         let talking = self.vad.talking();
         let speaker = self.speaker.is_some();
         match self.jb.pop(now_us) {
             Playout::Frame { payload, level } => {
+                if !self.muted {
+                    on_packet(payload);
+                }
                 // A sender that says (RFC 6464) it is quiet needs no decode while it is
                 // not talking: the mix would not use it.
                 let quiet = level.is_some_and(|(voice, l)| !voice && l > STOP_DBOV);
