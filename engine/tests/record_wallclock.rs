@@ -64,7 +64,7 @@ fn one_hour_call_with_gaps_keeps_duration_and_track_alignment() {
 
     let mut rng = Rng(0x5EED_CA11);
     let stop = START + HOUR_TICKS;
-    let mut talkers = vec![
+    let mut talkers = [
         Talker {
             id: 1,
             join: START,

@@ -145,3 +145,17 @@ pub fn run_tool(tool: &Path, args: &[&str]) -> String {
     );
     text
 }
+
+/// Runs a tool that may exit non-zero; returns (success, stdout + stderr).
+pub fn run_tool_status(tool: &Path, args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(tool)
+        .args(args)
+        .output()
+        .expect("run tool");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
