@@ -345,7 +345,8 @@ pub fn run_client(
                 .map(|&(tag, talker)| TagState {
                     tag,
                     talker,
-                    absent_run: ONSET_SILENCE_FRAMES,
+                    // Not "absent" yet: a tag already sounding when measuring starts is no onset.
+                    absent_run: 0,
                     heard_frames: 0,
                 })
                 .collect()

@@ -82,8 +82,58 @@ pub fn process_cpu() -> Option<Duration> {
     stat_cpu(&stat)
 }
 
+/// The 1-minute load average of the machine.
+pub fn loadavg() -> Option<f64> {
+    fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Machine-wide UDP counters of the kernel (`/proc/net/snmp`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UdpCounters {
+    /// Datagrams dropped because a socket's receive buffer was full.
+    pub rcvbuf_errors: u64,
+    /// Datagrams refused because a socket's send buffer was full.
+    pub sndbuf_errors: u64,
+}
+
+/// Reads the kernel's UDP counters.
+pub fn udp_counters() -> Option<UdpCounters> {
+    parse_snmp_udp(&fs::read_to_string("/proc/net/snmp").ok()?)
+}
+
+fn parse_snmp_udp(text: &str) -> Option<UdpCounters> {
+    let mut lines = text.lines().filter(|l| l.starts_with("Udp:"));
+    let names: Vec<&str> = lines.next()?.split_whitespace().collect();
+    let values: Vec<&str> = lines.next()?.split_whitespace().collect();
+    let get = |name: &str| -> Option<u64> {
+        let i = names.iter().position(|n| *n == name)?;
+        values.get(i)?.parse().ok()
+    };
+    Some(UdpCounters {
+        rcvbuf_errors: get("RcvbufErrors")?,
+        sndbuf_errors: get("SndbufErrors")?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn snmp_udp_counters_are_read_by_name() {
+        let text = "Ip: a b\nIp: 1 2\nUdp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors\nUdp: 10 0 3 9 3 1\n";
+        assert_eq!(
+            parse_snmp_udp(text),
+            Some(UdpCounters {
+                rcvbuf_errors: 3,
+                sndbuf_errors: 1
+            })
+        );
+    }
+
     use super::*;
 
     #[test]

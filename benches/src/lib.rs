@@ -9,6 +9,7 @@ pub mod cli;
 pub mod client;
 pub mod cpu;
 pub mod detect;
+pub mod feeder;
 pub mod report;
 pub mod run;
 pub mod signal;

@@ -19,6 +19,8 @@ pub struct Report {
     pub window_secs: f64,
     /// Per-shard figures.
     pub shards: Vec<ShardReport>,
+    /// What else happened on the machine.
+    pub machine: MachineReport,
     /// The load generator's own cost.
     pub loadgen: LoadgenReport,
     /// Client → engine.
@@ -103,6 +105,19 @@ pub struct ShardReport {
     pub allocations: u64,
     /// Heap frees by the shard thread during the window.
     pub frees: u64,
+}
+
+/// The machine around the run: other load, kernel-level drops.
+#[derive(Clone, Debug, Serialize)]
+pub struct MachineReport {
+    /// 1-minute load average when measuring started.
+    pub loadavg_1m_start: f64,
+    /// 1-minute load average when measuring ended.
+    pub loadavg_1m_end: f64,
+    /// Datagrams the kernel dropped on full UDP receive buffers (whole machine).
+    pub kernel_udp_rcvbuf_errors: u64,
+    /// Datagrams the kernel refused on full UDP send buffers (whole machine).
+    pub kernel_udp_sndbuf_errors: u64,
 }
 
 /// The load generator's own CPU.
@@ -224,6 +239,12 @@ impl fmt::Display for Report {
                 writeln!(f, "      engine drops: {:?}", s.engine_drops)?;
             }
         }
+        let m = &self.machine;
+        writeln!(
+            f,
+            "machine: load average {:.2} → {:.2} on {} cores; kernel UDP drops: {} receive-buffer, {} send-buffer",
+            m.loadavg_1m_start, m.loadavg_1m_end, c.machine_cores, m.kernel_udp_rcvbuf_errors, m.kernel_udp_sndbuf_errors
+        )?;
         let l = &self.loadgen;
         writeln!(
             f,

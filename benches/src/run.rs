@@ -7,12 +7,12 @@
 
 use std::collections::BTreeMap;
 use std::error::Error;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use talko_codecs::srtp::SrtpProfile;
-use talko_engine::driver::{DriverConfig, DriverError, EngineHandle, ShardStats};
+use talko_engine::driver::{DriverError, EngineHandle, ShardStats};
 use talko_engine::{
     CallId, Command, DropReason, EngineConfig, Event, ParticipantId, ParticipantSpec, SrtpKeys,
 };
@@ -24,8 +24,8 @@ use crate::client::{
 };
 use crate::cpu;
 use crate::report::{
-    loss_pct, AudioReport, ConfigReport, LatencyReport, LinkReport, LoadgenReport, Report,
-    ShardReport, TargetCheck,
+    loss_pct, AudioReport, ConfigReport, LatencyReport, LinkReport, LoadgenReport, MachineReport,
+    Report, ShardReport, TargetCheck,
 };
 use crate::signal::{self, Rng, TalkerAudio};
 
@@ -114,6 +114,8 @@ struct Edge {
     stats: Vec<ShardStats>,
     shard_cpu: Vec<Duration>,
     process_cpu: Duration,
+    udp: cpu::UdpCounters,
+    loadavg: f64,
     at: Instant,
 }
 
@@ -132,8 +134,18 @@ fn edge(engine: &EngineHandle) -> Edge {
         stats: engine.stats(),
         shard_cpu,
         process_cpu: cpu::process_cpu().unwrap_or_default(),
+        udp: cpu::udp_counters().unwrap_or_default(),
+        loadavg: cpu::loadavg().unwrap_or(0.0),
         at: Instant::now(),
     }
+}
+
+fn engine_socket() -> std::io::Result<std::net::UdpSocket> {
+    let s = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
+    let r = socket2::SockRef::from(&s);
+    r.set_recv_buffer_size(4 << 20)?;
+    r.set_send_buffer_size(4 << 20)?;
+    Ok(s)
 }
 
 fn talker_audio(o: &Options) -> Result<Vec<TalkerAudio>, Box<dyn Error>> {
@@ -159,16 +171,24 @@ pub fn run_embedded(o: &Options, command_line: String) -> Result<Report, Box<dyn
     };
     let total = o.rooms * o.participants_per_room;
     let calls = o.rooms + o.empty_calls;
-    let engine = EngineHandle::start(DriverConfig {
-        bind_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
-        base_port: 0,
-        shards: o.shards,
-        engine: EngineConfig {
+    let shard_count = if o.shards == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        o.shards
+    };
+    // Engine sockets with large kernel buffers, as an operator would configure them: a
+    // shard that is briefly preempted must not lose datagrams in the kernel.
+    let engine_sockets = (0..shard_count)
+        .map(|_| engine_socket())
+        .collect::<Result<Vec<_>, _>>()?;
+    let engine = EngineHandle::start_with_sockets(
+        EngineConfig {
             max_calls: calls + 16,
             max_participants: total + 16,
             ..EngineConfig::default()
         },
-    })?;
+        engine_sockets,
+    )?;
     let shards = engine.shards();
 
     // Client sockets, spread over the client threads.
@@ -476,6 +496,18 @@ fn build_report(
         },
         window_secs: wall,
         shards,
+        machine: MachineReport {
+            loadavg_1m_start: first.loadavg,
+            loadavg_1m_end: last.loadavg,
+            kernel_udp_rcvbuf_errors: last
+                .udp
+                .rcvbuf_errors
+                .saturating_sub(first.udp.rcvbuf_errors),
+            kernel_udp_sndbuf_errors: last
+                .udp
+                .sndbuf_errors
+                .saturating_sub(first.udp.sndbuf_errors),
+        },
         loadgen: LoadgenReport {
             cpu_secs: loadgen_cpu.as_secs_f64(),
             cpu_share: loadgen_cpu.as_secs_f64() / wall,

@@ -129,15 +129,48 @@ impl EngineHandle {
         } else {
             config.shards
         };
+        let mut sockets = Vec::with_capacity(count);
+        for index in 0..count {
+            let port = if config.base_port == 0 {
+                0
+            } else {
+                u16::try_from(index)
+                    .ok()
+                    .and_then(|i| config.base_port.checked_add(i))
+                    .ok_or_else(|| {
+                        io::Error::new(io::ErrorKind::InvalidInput, "shard port overflow")
+                    })?
+            };
+            sockets.push(std::net::UdpSocket::bind(SocketAddr::new(
+                config.bind_ip,
+                port,
+            ))?);
+        }
+        Self::start_with_sockets(config.engine, sockets)
+    }
+
+    /// Starts one shard per socket, on sockets the caller bound and tuned (e.g. larger
+    /// kernel buffers with `SO_RCVBUF`, which std cannot set). The sockets are switched
+    /// to non-blocking mode.
+    pub fn start_with_sockets(
+        engine: EngineConfig,
+        sockets: Vec<std::net::UdpSocket>,
+    ) -> io::Result<EngineHandle> {
+        if sockets.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "at least one shard socket is needed",
+            ));
+        }
         let (event_tx, events) = sync_channel(EVENT_QUEUE);
         let mut handle = EngineHandle {
-            shards: Vec::with_capacity(count),
+            shards: Vec::with_capacity(sockets.len()),
             events: Mutex::new(events),
             placement: Mutex::new(HashMap::new()),
         };
-        for index in 0..count {
+        for (index, socket) in sockets.into_iter().enumerate() {
             // On error, `handle` drops and stops the shards already started.
-            let shard = start_shard(&config, index, event_tx.clone())?;
+            let shard = start_shard(engine, index, socket, event_tx.clone())?;
             handle.shards.push(shard);
         }
         Ok(handle)
@@ -264,19 +297,11 @@ impl Drop for EngineHandle {
 }
 
 fn start_shard(
-    config: &DriverConfig,
+    engine_config: EngineConfig,
     index: usize,
+    std_socket: std::net::UdpSocket,
     events: SyncSender<ShardEvent>,
 ) -> io::Result<ShardHandle> {
-    let port = if config.base_port == 0 {
-        0
-    } else {
-        u16::try_from(index)
-            .ok()
-            .and_then(|i| config.base_port.checked_add(i))
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "shard port overflow"))?
-    };
-    let std_socket = std::net::UdpSocket::bind(SocketAddr::new(config.bind_ip, port))?;
     std_socket.set_nonblocking(true)?;
     let addr = std_socket.local_addr()?;
     let mut socket = mio::net::UdpSocket::from_std(std_socket);
@@ -286,7 +311,6 @@ fn start_shard(
     let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
     let (command_tx, commands) = sync_channel(COMMAND_QUEUE);
     let stats = Arc::new(SharedStats::new(index, addr));
-    let engine_config = config.engine;
     let tick = engine_config.tick;
     let send_buf_len = engine_config.max_datagram;
     let shard_stats = Arc::clone(&stats);
