@@ -13,7 +13,7 @@ use talko_codecs::opus::codec::{Encoder, FRAME_SAMPLES, MAX_PACKET};
 use talko_codecs::rtp::RtpHeader;
 
 use crate::config::OpusSettings;
-use crate::events::{EngineError, Event, EventQueue};
+use crate::events::{EngineError, Event, EventQueue, WorkCounters};
 use crate::ids::CallId;
 use crate::level::TalkChange;
 use crate::limiter::Limiter;
@@ -180,6 +180,8 @@ pub(crate) struct TickCtx<'a> {
     pub recorder: Option<&'a mut RecorderFeed>,
     /// The engine's tick number (the recorder's timeline).
     pub tick: u64,
+    /// Shard-wide work counters.
+    pub work: &'a mut WorkCounters,
     pub call_slot: u32,
     pub now_us: i64,
 }
@@ -196,6 +198,7 @@ pub(crate) fn tick(call: &mut Call, ctx: TickCtx<'_>) {
         tx,
         mut recorder,
         tick: engine_tick,
+        work,
         call_slot,
         now_us,
     } = ctx;
@@ -206,6 +209,7 @@ pub(crate) fn tick(call: &mut Call, ctx: TickCtx<'_>) {
         let Some(Some(p)) = parts.get_mut(slot as usize) else {
             continue;
         };
+        let codec_calls = p.stats.decoded_frames + p.stats.fec_frames + p.stats.plc_frames;
         let change = match recorder.as_deref_mut() {
             Some(rec) => {
                 let (call_no, part_no) = (id.0, p.id.0);
@@ -215,6 +219,8 @@ pub(crate) fn tick(call: &mut Call, ctx: TickCtx<'_>) {
             }
             None => p.tick(now_us, |_| {}),
         };
+        work.decodes +=
+            p.stats.decoded_frames + p.stats.fec_frames + p.stats.plc_frames - codec_calls;
         match change {
             Some(TalkChange::Started) => events.push(Event::TalkingStarted {
                 call: id,
@@ -275,6 +281,7 @@ pub(crate) fn tick(call: &mut Call, ctx: TickCtx<'_>) {
     }
     // 4. One shared encode, and one mix-minus encode per speaker slot.
     mixing.shared.encode(&mixing.mix, &mut mixing.shared_pcm);
+    work.encodes += 1;
     if let Some(rec) = recorder {
         // The recording gets the shared packet as sent (no extra encode) and its PCM.
         let opus = mixing.shared.packet().and_then(|p| p.get(HEADER_LEN..));
@@ -302,6 +309,7 @@ pub(crate) fn tick(call: &mut Call, ctx: TickCtx<'_>) {
         } else {
             out.encode(&mixing.mix, &mut mixing.pcm);
         }
+        work.encodes += 1;
     }
     // 5. Queue one send per listener with a latched address.
     let ts_offset = (tick_no as u32).wrapping_mul(FRAME_SAMPLES as u32);
@@ -324,6 +332,7 @@ pub(crate) fn tick(call: &mut Call, ctx: TickCtx<'_>) {
                 Source::Shared
             }
         };
+        work.packets_out += 1;
         let seq = p.out_seq;
         p.out_seq = p.out_seq.wrapping_add(1);
         tx.push(Pending::Media {

@@ -19,7 +19,9 @@ use talko_codecs::rtp::rewrite_header;
 
 use crate::call::{self, Call, TickCtx};
 use crate::config::{EngineConfig, ParticipantSpec};
-use crate::events::{DropCounters, DropReason, EndReason, EngineError, Event, EventQueue};
+use crate::events::{
+    DropCounters, DropReason, EndReason, EngineError, Event, EventQueue, WorkCounters,
+};
 use crate::ice;
 use crate::ids::{CallId, ParticipantId};
 use crate::participant::{srtp_drop, Participant, Received};
@@ -125,9 +127,8 @@ pub struct Engine {
     epoch: Option<Instant>,
     next_tick: Option<Instant>,
     /// Ticks skipped because `handle_timeout` came too late.
-    missed_ticks: u64,
     recorder: Option<RecorderFeed>,
-    ticks: u64,
+    work: WorkCounters,
 }
 
 impl std::fmt::Debug for Engine {
@@ -167,9 +168,8 @@ impl Engine {
             drops: DropCounters::default(),
             epoch: None,
             next_tick: None,
-            missed_ticks: 0,
             recorder: None,
-            ticks: 0,
+            work: WorkCounters::default(),
         }
     }
 
@@ -190,14 +190,19 @@ impl Engine {
         self.drops
     }
 
+    /// Ticks run, ticks missed, and the codec work they did.
+    pub fn work_counters(&self) -> WorkCounters {
+        self.work
+    }
+
     /// Ticks skipped because `handle_timeout` was called late.
     pub fn missed_ticks(&self) -> u64 {
-        self.missed_ticks
+        self.work.missed_ticks
     }
 
     /// Ticks run so far.
     pub fn ticks(&self) -> u64 {
-        self.ticks
+        self.work.ticks
     }
 
     /// Calls on this shard.
@@ -305,7 +310,7 @@ impl Engine {
             }
             Command::StartRecording { call, spec } => {
                 let slot = self.call_slot(call)?;
-                let tick = self.ticks;
+                let tick = self.work.ticks;
                 let rec = self.recorder.as_mut().ok_or(EngineError::NoRecorder)?;
                 if let Some(Some(c)) = self.calls.get_mut(slot as usize) {
                     if !c.recording {
@@ -317,7 +322,7 @@ impl Engine {
             }
             Command::StopRecording { call } => {
                 let slot = self.call_slot(call)?;
-                let tick = self.ticks;
+                let tick = self.work.ticks;
                 if let Some(Some(c)) = self.calls.get_mut(slot as usize) {
                     if c.recording {
                         c.recording = false;
@@ -436,7 +441,7 @@ impl Engine {
         }
         if c.recording {
             if let Some(rec) = self.recorder.as_mut() {
-                rec.stop(c.id.0, self.ticks);
+                rec.stop(c.id.0, self.work.ticks);
             }
         }
         self.tx.forget_call(cslot);
@@ -600,7 +605,7 @@ impl Engine {
                 // Too far behind: skip to the grid point after `now`.
                 while next <= now {
                     next += tick;
-                    self.missed_ticks += 1;
+                    self.work.missed_ticks += 1;
                 }
                 break;
             }
@@ -617,7 +622,7 @@ impl Engine {
     }
 
     fn run_tick(&mut self, now_us: i64) {
-        self.ticks += 1;
+        self.work.ticks += 1;
         self.tx.drop_stale_media();
         let mut i = 0;
         while let Some(&cslot) = self.active.get(i) {
@@ -629,7 +634,7 @@ impl Engine {
             let events = &mut self.events;
             let tx = &mut self.tx;
             let recorder = self.recorder.as_mut().filter(|_| call.recording);
-            let tick_no = self.ticks;
+            let tick_no = self.work.ticks;
             let result = catch_unwind(AssertUnwindSafe(|| {
                 call::tick(
                     call,
@@ -639,6 +644,7 @@ impl Engine {
                         tx,
                         recorder,
                         tick: tick_no,
+                        work: &mut self.work,
                         call_slot: cslot,
                         now_us,
                     },

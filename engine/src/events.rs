@@ -119,12 +119,29 @@ pub struct ParticipantStats {
     pub drops: DropCounters,
     /// The jitter buffer's current target delay in milliseconds.
     pub jitter_target_ms: u32,
+    /// Frames decoded from received packets.
+    pub decoded_frames: u64,
     /// Lost frames rebuilt from the next packet's in-band FEC.
     pub fec_frames: u64,
     /// Lost frames concealed (PLC).
     pub plc_frames: u64,
     /// Frames the jitter buffer discarded to shrink its delay.
     pub accelerated_frames: u64,
+}
+
+/// Shard-wide work counters: what the ticks cost in codec calls.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WorkCounters {
+    /// Ticks run.
+    pub ticks: u64,
+    /// Ticks skipped because `handle_timeout` came late.
+    pub missed_ticks: u64,
+    /// Opus decoder calls (decode, FEC and concealment).
+    pub decodes: u64,
+    /// Opus encoder calls (shared mixes and mix-minus).
+    pub encodes: u64,
+    /// Mix packets sent.
+    pub packets_out: u64,
 }
 
 /// Why a call ended.

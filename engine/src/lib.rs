@@ -37,5 +37,7 @@ pub use config::{
     SrtpProfile,
 };
 pub use engine::{Command, Engine, Transmit};
-pub use events::{DropCounters, DropReason, EndReason, EngineError, Event, ParticipantStats};
+pub use events::{
+    DropCounters, DropReason, EndReason, EngineError, Event, ParticipantStats, WorkCounters,
+};
 pub use ids::{CallId, ParticipantId};

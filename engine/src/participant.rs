@@ -235,6 +235,7 @@ impl Participant {
                 } else {
                     match self.dec.decode(payload, pcm, false) {
                         Ok(n) if n == FRAME_SAMPLES => {
+                            self.stats.decoded_frames += 1;
                             self.has_audio = true;
                             self.plc_run = 0;
                             self.decoder_warm = true;

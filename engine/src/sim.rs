@@ -29,6 +29,9 @@ use crate::{CallId, Command, Engine, EngineConfig, EngineError, ParticipantId};
 
 /// Largest datagram the simulation carries.
 pub const MTU: usize = 1_500;
+/// Room per datagram in the network: above [`MTU`], so oversized datagrams reach the
+/// engine intact.
+pub const NET_BUF: usize = 2_048;
 /// The Opus payload type simulated clients use.
 pub const PT: u8 = 111;
 /// The RFC 6464 extension id simulated clients use.
@@ -411,7 +414,7 @@ pub struct SimNet {
     /// The engine's address (decides which conditions apply).
     pub server: SocketAddr,
     rng: Rng,
-    bufs: Vec<[u8; MTU]>,
+    bufs: Vec<[u8; NET_BUF]>,
     free: Vec<usize>,
     flight: Vec<InFlight>,
     /// Packets dropped because every buffer was in flight.
@@ -437,7 +440,7 @@ impl SimNet {
             down: NetConfig::default(),
             server,
             rng: Rng::new(seed),
-            bufs: vec![[0u8; MTU]; capacity],
+            bufs: vec![[0u8; NET_BUF]; capacity],
             free: (0..capacity).rev().collect(),
             flight: Vec::with_capacity(capacity),
             overflow: 0,
@@ -467,7 +470,7 @@ impl SimNet {
                 self.overflow += 1;
                 return;
             };
-            let len = data.len().min(MTU);
+            let len = data.len().min(NET_BUF);
             if let (Some(dst), Some(src)) = (
                 self.bufs.get_mut(buf).and_then(|b| b.get_mut(..len)),
                 data.get(..len),
@@ -531,7 +534,7 @@ pub struct Harness {
     pub call: CallId,
     next_send: Vec<Instant>,
     next_play: Vec<Instant>,
-    buf: Box<[u8; MTU]>,
+    buf: Box<[u8; NET_BUF]>,
     /// Called with (client index, frame) for every frame a client plays.
     frames: u64,
 }
@@ -579,7 +582,7 @@ impl Harness {
         }
         Ok(Harness {
             engine,
-            net: SimNet::new(server, seed, 8 * n + 256),
+            net: SimNet::new(server, seed, 8 * n + 4_096),
             clients,
             joined: vec![false; n],
             now: start,
@@ -589,7 +592,7 @@ impl Harness {
             call,
             next_send,
             next_play,
-            buf: Box::new([0; MTU]),
+            buf: Box::new([0; NET_BUF]),
             frames: 0,
         })
     }
@@ -606,6 +609,11 @@ impl Harness {
             .get(i)
             .map(|c| c.spec(None))
             .ok_or(EngineError::UnknownParticipant)?;
+        self.join_spec(i, spec)
+    }
+
+    /// Adds client `i` to the call with an explicit spec.
+    pub fn join_spec(&mut self, i: usize, spec: ParticipantSpec) -> Result<(), EngineError> {
         self.engine.handle_command(
             self.now,
             Command::AddParticipant {
