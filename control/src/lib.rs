@@ -25,6 +25,7 @@ pub mod openapi;
 pub mod ops;
 pub mod photos;
 pub mod store;
+pub mod stream;
 pub mod timeline;
 pub mod validate;
 
@@ -39,7 +40,7 @@ use crate::api::ApiRoute;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::mailer::Mailer;
-use crate::notifications::{Live, NoLive};
+use crate::notifications::Sink;
 use crate::store::Store;
 
 /// Everything a handler may use.
@@ -51,8 +52,10 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Verification mail.
     pub mailer: Mailer,
-    /// The live stream (notifications to connected devices).
-    pub live: Live,
+    /// Where committed notifications go live (the hub, unless replaced).
+    pub sink: Sink,
+    /// The live stream: hub, replay source, presence actors.
+    pub live: live::Live,
     /// Request metrics.
     pub metrics: metrics::Metrics,
     /// Access-token lookup cache.
@@ -81,11 +84,13 @@ impl AppState {
     pub async fn new(config: Config, store: Store, mailer: Mailer) -> Result<AppState, ApiError> {
         let blobs = photos::BlobStore::open(&config.data_dir)?;
         contacts::current_pepper(&store).await?;
+        let live = stream::build_live(&store);
         Ok(AppState {
             store,
             config: Arc::new(config),
             mailer,
-            live: Arc::new(NoLive),
+            sink: Arc::new(live.hub.clone()),
+            live,
             metrics: metrics::Metrics::default(),
             tokens: Arc::default(),
             rate: Arc::default(),
@@ -95,9 +100,9 @@ impl AppState {
         })
     }
 
-    /// Replaces the live sink (the WebSocket hub).
-    pub fn with_live(mut self, live: Live) -> Self {
-        self.live = live;
+    /// Replaces the notification sink (tests observe publications with it).
+    pub fn with_sink(mut self, sink: Sink) -> Self {
+        self.sink = sink;
         self
     }
 }
@@ -114,6 +119,7 @@ pub fn all_routes() -> Vec<ApiRoute> {
         marks::routes(),
         calls::routes(),
         notifications::routes(),
+        stream::routes(),
     ]
     .into_iter()
     .flatten()
@@ -145,6 +151,7 @@ pub fn app(state: AppState) -> Router {
         .merge(marks::router(&cfg))
         .merge(calls::router(&cfg))
         .merge(notifications::router(&cfg))
+        .merge(stream::router(&cfg))
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(cfg.max_json_bytes))

@@ -173,8 +173,8 @@ async fn create_mark(
 
 #[derive(Deserialize)]
 struct ListQuery {
-    #[serde(flatten)]
-    page: PageQuery,
+    limit: Option<u32>,
+    cursor: Option<String>,
     tag: Option<String>,
     item_id: Option<Uuid>,
 }
@@ -186,7 +186,11 @@ async fn list_marks(
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Response> {
     require_member(&st, &group, &auth.account).await?;
-    let page = q.page.page()?;
+    let page = PageQuery {
+        limit: q.limit,
+        cursor: q.cursor.clone(),
+    }
+    .page()?;
     let tag = q
         .tag
         .as_deref()

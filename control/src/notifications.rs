@@ -38,7 +38,7 @@ impl LiveSink for NoLive {
 }
 
 /// Shared handle to the sink.
-pub type Live = Arc<dyn LiveSink>;
+pub type Sink = Arc<dyn LiveSink>;
 
 /// A notification to write.
 #[derive(Debug, Clone)]
@@ -106,7 +106,7 @@ pub async fn insert(conn: &mut AnyConnection, list: &[NewNotification]) -> ApiRe
 pub fn publish(st: &AppState, written: Vec<Written>) {
     for w in written {
         if let Ok(account) = Uuid::parse_str(&w.account) {
-            st.live.publish(account, w.json);
+            st.sink.publish(account, w.json);
         }
     }
 }
@@ -175,8 +175,8 @@ pub fn router(cfg: &crate::config::Config) -> axum::Router<AppState> {
 
 #[derive(Deserialize)]
 struct ListQuery {
-    #[serde(flatten)]
-    page: PageQuery,
+    limit: Option<u32>,
+    cursor: Option<String>,
     unread: Option<bool>,
 }
 
@@ -185,7 +185,11 @@ async fn list(
     auth: Auth,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Response> {
-    let page = q.page.page()?;
+    let page = PageQuery {
+        limit: q.limit,
+        cursor: q.cursor.clone(),
+    }
+    .page()?;
     let unread_only = i64::from(q.unread.unwrap_or(false));
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT id, kind, group_id, item_id, actor_id, subject, created_at, read_at FROM notifications \

@@ -287,8 +287,8 @@ async fn post_text(
 
 #[derive(Deserialize)]
 struct ListQuery {
-    #[serde(flatten)]
-    page: PageQuery,
+    limit: Option<u32>,
+    cursor: Option<String>,
     tag: Option<String>,
     kind: Option<String>,
 }
@@ -332,7 +332,11 @@ async fn list_items(
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Response> {
     require_member(&st, &group, &auth.account).await?;
-    let page = q.page.page()?;
+    let page = PageQuery {
+        limit: q.limit,
+        cursor: q.cursor.clone(),
+    }
+    .page()?;
     let tag = q.tag.as_deref().map(validate::tag).transpose()?;
     let kind = match q.kind.as_deref() {
         None => None,
