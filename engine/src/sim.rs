@@ -186,6 +186,8 @@ pub struct SimClient {
     out_pcm: Box<[i16; FRAME_SAMPLES]>,
     payload: Box<[u8; MAX_PACKET]>,
     warm: bool,
+    /// Middle NTP bits of the last SR from the engine and when it arrived (µs).
+    last_sr: Option<(u32, i64)>,
     /// Counters.
     pub stats: ClientStats,
 }
@@ -246,6 +248,7 @@ impl SimClient {
             out_pcm: Box::new([0; FRAME_SAMPLES]),
             payload: Box::new([0; MAX_PACKET]),
             warm: false,
+            last_sr: None,
             stats: ClientStats::default(),
         })
     }
@@ -309,12 +312,18 @@ impl SimClient {
     /// Receives one datagram from the engine (SRTP or SRTCP).
     pub fn receive(&mut self, now_us: i64, datagram: &mut [u8]) -> bool {
         if datagram.get(1).is_some_and(|b| (192..=223).contains(b)) {
-            if self.rx.unprotect_rtcp(datagram).is_ok() {
-                self.stats.rtcp += 1;
-                return true;
+            let Ok(len) = self.rx.unprotect_rtcp(datagram) else {
+                self.stats.rejected += 1;
+                return false;
+            };
+            self.stats.rtcp += 1;
+            for p in talko_codecs::rtcp::packets(datagram.get(..len).unwrap_or_default()).flatten()
+            {
+                if let talko_codecs::rtcp::RtcpPacket::SenderReport(sr) = p {
+                    self.last_sr = Some(((sr.ntp_timestamp() >> 16) as u32, now_us));
+                }
             }
-            self.stats.rejected += 1;
-            return false;
+            return true;
         }
         let Ok(len) = self.rx.unprotect_rtp(datagram) else {
             self.stats.rejected += 1;
@@ -340,6 +349,48 @@ impl SimClient {
             None,
         );
         true
+    }
+
+    /// Writes an SRTCP receiver report about the engine's stream with the given
+    /// fields (LSR and DLSR raw) into `out`; returns its length.
+    pub fn write_receiver_report(
+        &mut self,
+        out: &mut [u8],
+        lsr: u32,
+        dlsr: u32,
+        fraction_lost: u8,
+        cumulative_lost: i32,
+        jitter: u32,
+    ) -> Option<usize> {
+        let block = talko_codecs::rtcp::ReportBlock {
+            ssrc: self.engine_ssrc,
+            fraction_lost,
+            cumulative_lost,
+            highest_seq: 0,
+            jitter,
+            lsr,
+            dlsr,
+        };
+        let room = out
+            .len()
+            .saturating_sub(talko_codecs::srtp::SRTCP_TRAILER_MAX);
+        let len =
+            talko_codecs::rtcp::write_receiver_report(out.get_mut(..room)?, self.ssrc, &[block])
+                .ok()?;
+        self.tx.protect_rtcp(out, len).ok()
+    }
+
+    /// Writes the receiver report a real client sends: echoing the engine's last SR
+    /// (LSR, DLSR) so the engine can measure the round trip.
+    pub fn report(&mut self, now_us: i64, out: &mut [u8]) -> Option<usize> {
+        let (lsr, dlsr) = match self.last_sr {
+            Some((mid, at)) => (
+                mid,
+                ((now_us - at).max(0) as u64 * 65_536 / 1_000_000) as u32,
+            ),
+            None => (0, 0),
+        };
+        self.write_receiver_report(out, lsr, dlsr, 0, 0, 0)
     }
 
     /// Plays one 20 ms frame of what was received; `None` when there was nothing.
@@ -534,6 +585,7 @@ pub struct Harness {
     pub call: CallId,
     next_send: Vec<Instant>,
     next_play: Vec<Instant>,
+    next_report: Vec<Instant>,
     buf: Box<[u8; NET_BUF]>,
     /// Called with (client index, frame) for every frame a client plays.
     frames: u64,
@@ -575,10 +627,12 @@ impl Harness {
         engine.handle_command(start, Command::CreateCall { call })?;
         let mut next_send = Vec::with_capacity(n);
         let mut next_play = Vec::with_capacity(n);
+        let mut next_report = Vec::with_capacity(n);
         for i in 0..n {
             // Clients are not aligned with the engine's tick or with each other.
             next_send.push(start + Duration::from_micros(1_700 * i as u64 % 20_000));
             next_play.push(start + Duration::from_micros(3_100 * i as u64 % 20_000 + 500));
+            next_report.push(start + Duration::from_millis(2_500 + 97 * i as u64));
         }
         Ok(Harness {
             engine,
@@ -592,6 +646,7 @@ impl Harness {
             call,
             next_send,
             next_play,
+            next_report,
             buf: Box::new([0; NET_BUF]),
             frames: 0,
         })
@@ -690,6 +745,18 @@ impl Harness {
                     let from = c.addr;
                     if let Some(b) = self.buf.get(..len) {
                         self.net.send(now, from, self.server, b);
+                    }
+                }
+                // Every 5 s, a receiver report.
+                if self.next_report.get(i).is_some_and(|t| *t <= now) {
+                    if let Some(t) = self.next_report.get_mut(i) {
+                        *t += Duration::from_secs(5);
+                    }
+                    if let Some(len) = c.report(now_us, &mut self.buf[..]) {
+                        let from = c.addr;
+                        if let Some(b) = self.buf.get(..len) {
+                            self.net.send(now, from, self.server, b);
+                        }
                     }
                 }
             }
