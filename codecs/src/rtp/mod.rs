@@ -88,12 +88,10 @@ impl std::error::Error for RtpError {}
 pub struct RtpPacket<'a> {
     buf: &'a [u8],
     fixed: [u8; FIXED_HEADER_LEN],
-    /// Offset of the extension data (after the 4-byte extension header), if any.
-    ext_start: usize,
-    /// End of the extension data, i.e. the header length.
-    header_len: usize,
-    /// End of the payload (start of padding).
-    payload_end: usize,
+    /// Fixed header + CSRCs + extension. At most 12 + 60 + 4 + 4 * 65535, fits a `u32`.
+    header_len: u32,
+    /// Padding bytes at the end, the last one included (0 when P is clear).
+    padding_len: u8,
 }
 
 impl<'a> TryFrom<&'a [u8]> for RtpPacket<'a> {
@@ -103,11 +101,6 @@ impl<'a> TryFrom<&'a [u8]> for RtpPacket<'a> {
     fn try_from(buf: &'a [u8]) -> Result<Self, RtpError> {
         RtpPacket::parse_with_limit(buf, MAX_DATAGRAM)
     }
-}
-
-fn be16(b: &[u8], at: usize) -> Option<u16> {
-    let s = b.get(at..at.checked_add(2)?)?;
-    Some(u16::from_be_bytes([*s.first()?, *s.get(1)?]))
 }
 
 impl<'a> RtpPacket<'a> {
@@ -133,32 +126,35 @@ impl<'a> RtpPacket<'a> {
         if pos > buf.len() {
             return Err(RtpError::CsrcOverrun);
         }
-        let mut ext_start = pos;
         if b0 & 0x10 != 0 {
-            let profile = be16(buf, pos).ok_or(RtpError::ExtensionOverrun)?;
-            let words = be16(buf, pos + 2).ok_or(RtpError::ExtensionOverrun)?;
-            ext_start = pos + 4;
-            let end = ext_start + 4 * usize::from(words);
-            let data = buf.get(ext_start..end).ok_or(RtpError::ExtensionOverrun)?;
-            ext::validate(profile, data)?;
-            pos = end;
+            let (&[p0, p1, w0, w1], rest) = buf
+                .get(pos..)
+                .and_then(<[u8]>::split_first_chunk::<4>)
+                .ok_or(RtpError::ExtensionOverrun)?;
+            let len = 4 * usize::from(u16::from_be_bytes([w0, w1]));
+            let data = rest.get(..len).ok_or(RtpError::ExtensionOverrun)?;
+            ext::validate(u16::from_be_bytes([p0, p1]), data)?;
+            pos += 4 + len;
         }
-        let header_len = pos;
-        let mut payload_end = buf.len();
+        let mut padding_len = 0;
         if b0 & 0x20 != 0 {
-            let count = usize::from(*buf.last().ok_or(RtpError::BadPadding)?);
-            if count == 0 || count > buf.len() - header_len {
+            let count = *buf.last().ok_or(RtpError::BadPadding)?;
+            if count == 0 || usize::from(count) > buf.len() - pos {
                 return Err(RtpError::BadPadding);
             }
-            payload_end -= count;
+            padding_len = count;
         }
         Ok(RtpPacket {
             buf,
             fixed,
-            ext_start,
-            header_len,
-            payload_end,
+            header_len: u32::try_from(pos).map_err(|_| RtpError::TooLarge)?,
+            padding_len,
         })
+    }
+
+    /// Offset of the extension data, after the 4-byte extension header.
+    fn ext_start(&self) -> usize {
+        FIXED_HEADER_LEN + 4 * self.csrc_count() + 4
     }
 
     /// The version field (always 2 for a parsed packet).
@@ -210,7 +206,9 @@ impl<'a> RtpPacket<'a> {
     /// The header extension's profile (`0xBEDE`, `0x100x` or another), if X is set.
     pub fn extension_profile(&self) -> Option<u16> {
         if self.extension() {
-            be16(self.buf, self.ext_start.checked_sub(4)?)
+            let at = self.ext_start() - 4;
+            let &[p0, p1] = self.buf.get(at..)?.first_chunk::<2>()?;
+            Some(u16::from_be_bytes([p0, p1]))
         } else {
             None
         }
@@ -218,7 +216,7 @@ impl<'a> RtpPacket<'a> {
     /// The raw header extension data (after the profile and length words), if X is set.
     pub fn extension_data(&self) -> Option<&'a [u8]> {
         if self.extension() {
-            self.buf.get(self.ext_start..self.header_len)
+            self.buf.get(self.ext_start()..self.header_len())
         } else {
             None
         }
@@ -233,17 +231,17 @@ impl<'a> RtpPacket<'a> {
     }
     /// Bytes before the payload: fixed header, CSRCs and header extension.
     pub fn header_len(&self) -> usize {
-        self.header_len
+        self.header_len as usize
     }
     /// The payload, without padding.
     pub fn payload(&self) -> &'a [u8] {
         self.buf
-            .get(self.header_len..self.payload_end)
+            .get(self.header_len()..self.buf.len() - self.padding_len())
             .unwrap_or_default()
     }
     /// Number of padding bytes at the end (0 when P is clear).
     pub fn padding_len(&self) -> usize {
-        self.buf.len() - self.payload_end
+        usize::from(self.padding_len)
     }
     /// The whole datagram.
     pub fn as_bytes(&self) -> &'a [u8] {
