@@ -7,6 +7,25 @@
 //! Must never allocate, panic on input, or read past a sub-packet: each sub-packet's
 //! length (32-bit words − 1) is checked against the datagram before its body is looked
 //! at, and every count inside a body is checked against that body.
+//!
+//! ```
+//! use talko_codecs::rtcp::{Compound, CompoundWriter, RtcpPacket, SenderInfo};
+//!
+//! let mut buf = [0u8; 1500];
+//! let mut w = CompoundWriter::new(&mut buf);
+//! w.sender_report(&SenderInfo { ssrc: 1, ..SenderInfo::default() }, &[])?
+//!     .sdes_cname(1, b"alice@talko")?;
+//! let n = w.finish();
+//!
+//! let compound = Compound::parse_strict(&buf[..n])?;
+//! for packet in compound.iter() {
+//!     if let RtcpPacket::Sdes(sdes) = packet? {
+//!         let chunk = sdes.chunks().next().expect("one chunk");
+//!         assert_eq!(chunk.cname(), Some(&b"alice@talko"[..]));
+//!     }
+//! }
+//! # Ok::<(), talko_codecs::rtcp::RtcpError>(())
+//! ```
 
 mod bye;
 mod fb;

@@ -7,6 +7,28 @@
 //! This module must never allocate, panic on input, or copy a payload: every length is
 //! checked against the datagram in [`RtpPacket::parse_with_limit`], after which the
 //! accessors cannot fail.
+//!
+//! ```
+//! use talko_codecs::rtp::{audio_level, Extension, RtpHeader, RtpPacket};
+//!
+//! let level = [Extension { id: 1, data: &[0x80 | 30] }];
+//! let header = RtpHeader {
+//!     payload_type: 111,
+//!     sequence_number: 7,
+//!     timestamp: 960,
+//!     ssrc: 0x1234,
+//!     extensions: &level,
+//!     ..RtpHeader::default()
+//! };
+//! let mut buf = [0u8; 1500];
+//! let n = header.write(b"opus", &mut buf)?;
+//!
+//! let packet = RtpPacket::try_from(&buf[..n])?;
+//! assert_eq!(packet.sequence_number(), 7);
+//! assert_eq!(packet.payload(), b"opus");
+//! assert_eq!(audio_level(&packet, 1).map(|l| l.level_dbov), Some(30));
+//! # Ok::<(), talko_codecs::rtp::RtpError>(())
+//! ```
 
 mod ext;
 mod write;
