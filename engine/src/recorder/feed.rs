@@ -145,8 +145,9 @@ impl RecorderFeed {
         }
     }
 
-    /// Starts recording `call` as of engine tick `tick` (the recording's time zero).
-    /// Clones `spec` (allocates when it has a name); call from command handling.
+    /// Starts recording `call` as of engine tick `tick`: the first tick whose frames
+    /// belong to the recording (its time zero). Clones `spec` (allocates when it has a
+    /// name); call from command handling.
     pub fn start(&mut self, call: u64, spec: &RecordingSpec, tick: u64) {
         self.control(Msg::Start {
             call,
@@ -155,7 +156,8 @@ impl RecorderFeed {
         });
     }
 
-    /// Stops recording `call` at `tick` (exclusive): the files end at that tick.
+    /// Stops recording `call` at `tick`, the first tick not recorded: the files end
+    /// there (or after the last frame fed before this call, if that is later).
     pub fn stop(&mut self, call: u64, tick: u64) {
         let drops = self.take_drops(call);
         self.control(Msg::Stop { call, tick, drops });

@@ -397,9 +397,11 @@ impl Worker {
         }
     }
 
-    /// Fills every file of the call up to `stop` (exclusive), finishes and renames them.
+    /// Fills every file of the call up to `stop` (exclusive) — or past the last frame fed
+    /// before the stop, if that is later, so that all files of a call end together —
+    /// then finishes and renames them.
     fn finish_call(&mut self, call: u64, mut rec: CallRec, stop: u64) {
-        let stop = stop.clamp(rec.start, rec.start + MAX_TICKS);
+        let stop = stop.max(rec.end).clamp(rec.start, rec.start + MAX_TICKS);
         let target = rec.target(stop);
         let mut outcomes: Vec<(RecordingFile, Finished)> = Vec::new();
         let mut oggs: Vec<OggOut> = Vec::new();
