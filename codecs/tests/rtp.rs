@@ -428,3 +428,26 @@ fn errors_describe_themselves() {
     let e: Box<dyn std::error::Error> = Box::new(RtpError::CsrcOverrun);
     assert!(e.to_string().contains("CSRC"));
 }
+
+// The basic packet of pion/rtp's and webrtc-rs' test suites: profile 0x0001 (opaque)
+// with one word of extension data.
+#[test]
+fn reference_packet_from_pion_reads_its_published_fields() {
+    let buf = [
+        0x90, 0xE0, 0x69, 0x8F, 0xD9, 0xC2, 0x93, 0xDA, 0x1C, 0x64, 0x27, 0x82, 0x00, 0x01, 0x00,
+        0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0x98, 0x36, 0xBE, 0x88, 0x9E,
+    ];
+    let p = parse(&buf).expect("valid");
+    assert!(p.marker());
+    assert_eq!(p.payload_type(), 96);
+    assert_eq!(p.sequence_number(), 27023);
+    assert_eq!(p.timestamp(), 3_653_407_706);
+    assert_eq!(p.ssrc(), 476_325_762);
+    assert_eq!(p.extension_profile(), Some(1));
+    assert_eq!(p.extension_data(), Some(&[0xFF; 4][..]));
+    assert_eq!(p.extensions().count(), 0);
+    assert_eq!(p.header_len(), 20);
+    assert_eq!(p.payload(), &[0x98, 0x36, 0xBE, 0x88, 0x9E]);
+    // The same header without its extension data is refused.
+    assert_eq!(parse(&buf[..12]), Err(RtpError::ExtensionOverrun));
+}
