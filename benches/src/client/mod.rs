@@ -16,21 +16,25 @@
 //! Must never: let the client fall behind silently (late sends are counted), or count
 //! anything outside the measurement window.
 
+mod audio;
+mod receive;
+
+pub use audio::{EncodeError, Onsets, SharedAudio};
+
 use std::collections::HashMap;
 use std::io;
 use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token};
-use talko_codecs::rtp::{Extension, RtpHeader, RtpPacket};
+use talko_codecs::rtp::{Extension, RtpHeader};
 use talko_codecs::srtp::{SrtpConfig, SrtpContext, SrtpProfile};
 use talko_engine::driver::Histogram;
 
-use crate::detect::tag_present;
-use crate::signal::{TalkerAudio, FRAME};
+use crate::signal::FRAME;
+use receive::receive_one;
 
 /// Opus payload type the clients use.
 pub const PAYLOAD_TYPE: u8 = 111;
@@ -44,106 +48,6 @@ const ONSET_SILENCE_FRAMES: u32 = 10;
 const MAX_LATENCY: Duration = Duration::from_millis(500);
 /// A send later than this behind its schedule counts as late.
 const LATE_SEND: Duration = Duration::from_millis(10);
-
-/// Audio shared by every client thread: each talker tag's frames, encoded once.
-#[derive(Debug)]
-pub struct SharedAudio {
-    /// Talker audio by tag index.
-    pub audio: Vec<TalkerAudio>,
-    /// Encoded Opus frames by tag index.
-    pub encoded: Vec<Vec<Vec<u8>>>,
-    /// One encoded silent frame, sent by participants who do not talk.
-    pub silence: Vec<u8>,
-}
-
-/// Why the shared audio could not be encoded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct EncodeError;
-
-impl std::fmt::Display for EncodeError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Opus encoding of the talker audio failed")
-    }
-}
-
-impl std::error::Error for EncodeError {}
-
-impl SharedAudio {
-    /// Encodes every talker's frames (Opus VoIP, 20 ms, in-band FEC) and a silent frame.
-    pub fn encode(audio: Vec<TalkerAudio>, bitrate: i32) -> Result<SharedAudio, EncodeError> {
-        let mut encoded = Vec::with_capacity(audio.len());
-        let mut out = vec![0u8; 1500];
-        let new_encoder = || -> Result<opus::Encoder, EncodeError> {
-            let mut enc = opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip)
-                .map_err(|_| EncodeError)?;
-            enc.set_bitrate(opus::Bitrate::Bits(bitrate))
-                .map_err(|_| EncodeError)?;
-            enc.set_inband_fec(true).map_err(|_| EncodeError)?;
-            enc.set_packet_loss_perc(5).map_err(|_| EncodeError)?;
-            Ok(enc)
-        };
-        for a in &audio {
-            let mut enc = new_encoder()?;
-            let mut frames = Vec::with_capacity(a.frames());
-            for i in 0..a.frames() {
-                let n = enc.encode(a.frame(i), &mut out).map_err(|_| EncodeError)?;
-                frames.push(out.get(..n).ok_or(EncodeError)?.to_vec());
-            }
-            encoded.push(frames);
-        }
-        let mut enc = new_encoder()?;
-        let zeros = [0i16; FRAME];
-        let mut silence = Vec::new();
-        // A few frames in, the encoder's output for silence is steady.
-        for _ in 0..5 {
-            let n = enc.encode(&zeros, &mut out).map_err(|_| EncodeError)?;
-            silence = out.get(..n).ok_or(EncodeError)?.to_vec();
-        }
-        Ok(SharedAudio {
-            audio,
-            encoded,
-            silence,
-        })
-    }
-}
-
-/// Send instants of talkers' burst onsets, shared by all client threads.
-#[derive(Debug)]
-pub struct Onsets {
-    epoch: Instant,
-    ns: Vec<AtomicU64>,
-}
-
-impl Onsets {
-    /// A table for `talkers` talkers, timed from `epoch`.
-    pub fn new(epoch: Instant, talkers: usize) -> Self {
-        Self {
-            epoch,
-            ns: (0..talkers).map(|_| AtomicU64::new(0)).collect(),
-        }
-    }
-
-    fn since_epoch(&self, t: Instant) -> u64 {
-        u64::try_from(t.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX)
-    }
-
-    fn store(&self, talker: usize, t: Instant) {
-        if let Some(a) = self.ns.get(talker) {
-            // +1 so that 0 keeps meaning "no onset yet".
-            a.store(self.since_epoch(t) + 1, Ordering::Release);
-        }
-    }
-
-    fn latency(&self, talker: usize, received: Instant) -> Option<Duration> {
-        let sent = self
-            .ns
-            .get(talker)?
-            .load(Ordering::Acquire)
-            .checked_sub(1)?;
-        let got = self.since_epoch(received);
-        got.checked_sub(sent).map(Duration::from_nanos)
-    }
-}
 
 /// The SRTP keys of one direction.
 #[derive(Clone, Debug)]
@@ -295,12 +199,6 @@ fn context(keys: &Keys) -> io::Result<SrtpContext> {
         },
     )
     .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))
-}
-
-/// Extends a 16-bit sequence number next to the previous extended one.
-fn extend_seq(prev: i64, seq: u16) -> i64 {
-    let delta = i64::from(seq.wrapping_sub(prev as u16) as i16);
-    prev + delta
 }
 
 /// Creates a client UDP socket on loopback with large kernel buffers (a mix burst for
@@ -532,122 +430,5 @@ fn send_one(
             }
         }
         Err(_) => res.send_failures += u64::from(measuring),
-    }
-}
-
-#[allow(clippy::too_many_arguments)] // One packet's worth of context; grouping adds nothing.
-fn receive_one(
-    datagram: &mut [u8],
-    t: Instant,
-    measuring: bool,
-    parts: &mut [Participant],
-    by_ssrc: &HashMap<u32, usize>,
-    onsets: &Onsets,
-    pcm: &mut [i16],
-    res: &mut ClientResult,
-) {
-    // RTCP (RFC 5761: packet types 200–204 in the second byte).
-    if let Some(&b1) = datagram.get(1) {
-        if (200..=204).contains(&b1) {
-            res.rtcp_received += u64::from(measuring);
-            return;
-        }
-    }
-    let ssrc = match datagram.get(8..12) {
-        Some(&[a, b, c, d]) => u32::from_be_bytes([a, b, c, d]),
-        _ => {
-            res.unknown += u64::from(measuring);
-            return;
-        }
-    };
-    let Some(p) = by_ssrc.get(&ssrc).and_then(|&i| parts.get_mut(i)) else {
-        res.unknown += u64::from(measuring);
-        return;
-    };
-    let Ok(plain) = p.rx.unprotect_rtp(datagram) else {
-        res.auth_failures += u64::from(measuring);
-        return;
-    };
-    let Some(Ok(pkt)) = datagram.get(..plain).map(RtpPacket::try_from) else {
-        res.unknown += u64::from(measuring);
-        return;
-    };
-    if !measuring {
-        return;
-    }
-    res.received += 1;
-    let seq = pkt.sequence_number();
-    match p.highest {
-        None => {
-            p.first = i64::from(seq);
-            p.highest = Some(i64::from(seq));
-        }
-        Some(h) => {
-            let ext = extend_seq(h, seq);
-            if ext > h {
-                p.highest = Some(ext);
-            }
-            if ext < p.first {
-                p.first = ext;
-            }
-        }
-    }
-    let Some(decoder) = p.decoder.as_mut() else {
-        return;
-    };
-    let n = match decoder.decode(pkt.payload(), pcm, false) {
-        Ok(n) => n,
-        Err(_) => {
-            res.decode_errors += 1;
-            return;
-        }
-    };
-    let Some(frame) = pcm.get(..n) else {
-        return;
-    };
-    res.checked_frames += 1;
-    let me = p.plan.talker.map(|(_, g)| g);
-    for tag in &mut p.tags {
-        let present = tag_present(frame, crate::signal::tag_frequency(tag.tag));
-        if Some(tag.talker) == me {
-            res.self_heard_frames += u64::from(present);
-            continue;
-        }
-        if present {
-            tag.heard_frames += 1;
-            if tag.absent_run >= ONSET_SILENCE_FRAMES {
-                match onsets.latency(tag.talker, t) {
-                    Some(l) if l <= MAX_LATENCY => res.latency.record_duration(l),
-                    _ => res.latency_rejected += 1,
-                }
-            }
-            tag.absent_run = 0;
-        } else {
-            tag.absent_run = tag.absent_run.saturating_add(1);
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sequence_numbers_extend_across_the_wrap() {
-        assert_eq!(extend_seq(65_535, 0), 65_536);
-        assert_eq!(extend_seq(65_536, 65_535), 65_535);
-        assert_eq!(extend_seq(10, 12), 12);
-    }
-
-    #[test]
-    fn onset_latency_is_measured_from_the_stored_send_instant() {
-        let epoch = Instant::now();
-        let o = Onsets::new(epoch, 2);
-        assert_eq!(o.latency(0, epoch), None);
-        o.store(1, epoch + Duration::from_millis(100));
-        let l = o
-            .latency(1, epoch + Duration::from_millis(125))
-            .expect("stored");
-        assert_eq!(l, Duration::from_millis(25));
     }
 }
