@@ -1,4 +1,7 @@
 //! Goodbye (RFC 3550 §6.6): the sources leaving and an optional reason.
+//!
+//! The source count and the reason length are checked against the packet when it is
+//! parsed; the reason is returned as bytes, never decoded or copied.
 
 use super::{Reader, RtcpError};
 

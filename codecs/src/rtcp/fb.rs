@@ -1,4 +1,7 @@
 //! RTP/AVPF feedback (RFC 4585 §6): generic NACK, PLI, FIR (RFC 5104) and opaque others.
+//!
+//! FCI lengths are checked to be whole entries when the packet is parsed; expanding a
+//! NACK into sequence numbers is lazy and never allocates.
 
 use super::{Reader, RtcpError};
 

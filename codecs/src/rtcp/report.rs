@@ -1,4 +1,7 @@
 //! Sender and receiver reports (RFC 3550 §6.4) and their report blocks.
+//!
+//! The constructors check the report count against the body; the block iterators then
+//! read fixed 24-byte slices and can neither fail nor read past the packet.
 
 use super::{Reader, RtcpError};
 

@@ -1,4 +1,7 @@
 //! Source description (RFC 3550 §6.5): chunks of items.
+//!
+//! [`Sdes::parse`] walks every chunk and item once, so an item running past the packet
+//! is an error there; the iterators afterwards cannot fail. Item text is not decoded.
 
 use super::{Reader, RtcpError};
 
