@@ -9,6 +9,7 @@
 pub mod accounts;
 pub mod api;
 pub mod calls;
+pub mod client;
 pub mod config;
 pub mod contacts;
 pub mod error;

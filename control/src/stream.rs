@@ -169,6 +169,9 @@ async fn live_socket(
     ApiQuery(q): ApiQuery<LiveQuery>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> ApiResult<Response> {
+    if let Some(c) = q.cursor.as_deref().filter(|c| !c.is_empty()) {
+        crate::extract::decode_cursor(c)?;
+    }
     let ws = ws.map_err(|_| {
         ApiError::new(
             StatusCode::UPGRADE_REQUIRED,
@@ -176,9 +179,6 @@ async fn live_socket(
             "this endpoint speaks WebSocket only",
         )
     })?;
-    if let Some(c) = q.cursor.as_deref().filter(|c| !c.is_empty()) {
-        crate::extract::decode_cursor(c)?;
-    }
     let (account, device) = ids(&auth)?;
     Ok(live::upgrade(
         ws,
