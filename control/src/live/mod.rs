@@ -43,11 +43,11 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// A message for one account's connected devices.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LiveMessage {
-    /// A stored notification; `cursor` is its position in the account's inbox
-    /// (assigned by the store, strictly increasing per account).
+    /// A stored notification; `cursor` is its opaque position in the account's
+    /// inbox (assigned by the store; resuming after it replays what follows).
     Notification {
         /// The inbox cursor.
-        cursor: i64,
+        cursor: Arc<str>,
         /// The notification document as the REST inbox shows it.
         notification: Arc<serde_json::Value>,
     },
@@ -62,15 +62,15 @@ pub enum LiveMessage {
 
 impl LiveMessage {
     /// A notification message.
-    pub fn notification(cursor: i64, notification: serde_json::Value) -> Self {
+    pub fn notification(cursor: &str, notification: serde_json::Value) -> Self {
         Self::Notification {
-            cursor,
+            cursor: Arc::from(cursor),
             notification: Arc::new(notification),
         }
     }
 
     /// The JSON text sent to the client:
-    /// `{"type":"notification","cursor":N,"notification":{…}}` or
+    /// `{"type":"notification","cursor":"…","notification":{…}}` or
     /// `{"type":"presence","account":"…","state":{…}}`.
     pub fn to_json(&self) -> String {
         let value = match self {
@@ -79,7 +79,7 @@ impl LiveMessage {
                 notification,
             } => serde_json::json!({
                 "type": "notification",
-                "cursor": cursor,
+                "cursor": &**cursor,
                 "notification": &**notification,
             }),
             Self::Presence { account, state } => serde_json::json!({
@@ -92,37 +92,58 @@ impl LiveMessage {
     }
 }
 
-/// The store could not answer; the session closes and the client reconnects later.
+/// Why the store could not replay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SourceError;
+pub enum SourceError {
+    /// The cursor is not one the store issued (the client's fault).
+    InvalidCursor,
+    /// The store is unavailable; the client reconnects later.
+    Unavailable,
+}
+
+impl SourceError {
+    /// A stable code, used as the WebSocket close reason.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::InvalidCursor => "invalid_cursor",
+            Self::Unavailable => "store_unavailable",
+        }
+    }
+}
 
 impl fmt::Display for SourceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("notification store unavailable")
+        f.write_str(match self {
+            Self::InvalidCursor => "the notification cursor is not valid",
+            Self::Unavailable => "notification store unavailable",
+        })
     }
 }
 
 impl std::error::Error for SourceError {}
 
 /// The durable inbox the WebSocket session replays from (implemented by the store).
+///
+/// Cursors are opaque strings issued by the store; the session compares them only
+/// for equality (to drop duplicates), never for order.
 pub trait NotificationSource: Send + Sync {
-    /// Up to `limit` notifications of `account` with a cursor strictly greater than
-    /// `cursor`, in increasing cursor order, each as `(cursor, document)`.
-    fn since(
-        &self,
+    /// Up to `limit` notifications of `account` that follow `cursor`, oldest first,
+    /// each as `(cursor, document)`.
+    fn since<'a>(
+        &'a self,
         account: Uuid,
-        cursor: i64,
+        cursor: &'a str,
         limit: u32,
-    ) -> BoxFuture<'_, Result<Vec<(i64, serde_json::Value)>, SourceError>>;
+    ) -> BoxFuture<'a, Result<Vec<(String, serde_json::Value)>, SourceError>>;
 
     /// The client on `device` has received everything up to `cursor`. The default
     /// does nothing; a store may record a per-device delivery mark.
-    fn ack(
-        &self,
+    fn ack<'a>(
+        &'a self,
         account: Uuid,
         device: Uuid,
-        cursor: i64,
-    ) -> BoxFuture<'_, Result<(), SourceError>> {
+        cursor: &'a str,
+    ) -> BoxFuture<'a, Result<(), SourceError>> {
         let _ = (account, device, cursor);
         Box::pin(async { Ok(()) })
     }

@@ -4,18 +4,20 @@
 //! *before* it asks the store for what the client missed, so a notification
 //! committed during the replay is either in the replay or in the subscription queue
 //! (or both — duplicates are dropped by cursor). Nothing is lost, nothing doubled.
+//! Cursors are opaque: duplicates are recognised by equality with the client's resume
+//! cursor or with a cursor sent during the replay.
 //!
 //! Client → server (JSON text frames):
 //! `{"type":"heartbeat"}`, `{"type":"activity"}`,
 //! `{"type":"availability","value":"available"|"busy"|"away"}`,
-//! `{"type":"ack","cursor":N}`.
+//! `{"type":"ack","cursor":"…"}`.
 //!
-//! Server → client: `{"type":"notification","cursor":N,"notification":{…}}`,
-//! `{"type":"presence","account":"…","state":{…}}`, `{"type":"ready","cursor":N}`
+//! Server → client: `{"type":"notification","cursor":"…","notification":{…}}`,
+//! `{"type":"presence","account":"…","state":{…}}`, `{"type":"ready","cursor":"…"}`
 //! once the replay is done, `{"type":"error","code":"bad_message"}` for a frame it
 //! could not understand, WebSocket pings every [`LiveConfig::ping_interval`], and a
 //! close frame with a reason (`slow_consumer`, `replaced`, `store_unavailable`,
-//! `timeout`) when the server ends the session.
+//! `invalid_cursor`, `timeout`) when the server ends the session.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -29,7 +31,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use uuid::Uuid;
 
 use super::presence::{Availability, PresenceHandle};
-use super::{Hub, LiveMessage, NotificationSource};
+use super::{Hub, LiveMessage, NotificationSource, SourceError};
 
 /// Session settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,15 +70,15 @@ pub struct Live {
     pub config: LiveConfig,
 }
 
-/// The query string of the WebSocket endpoint: `?cursor=N` resumes after `N`.
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
+/// The query string of the WebSocket endpoint: `?cursor=C` resumes after `C`.
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct LiveQuery {
     /// The cursor of the newest notification the client already has.
-    pub cursor: Option<i64>,
+    pub cursor: Option<String>,
 }
 
 /// A message from the client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientMessage {
     /// The device is alive.
@@ -91,7 +93,7 @@ pub enum ClientMessage {
     /// The client has everything up to `cursor`.
     Ack {
         /// The newest cursor received.
-        cursor: i64,
+        cursor: String,
     },
 }
 
@@ -102,7 +104,7 @@ pub fn upgrade(
     live: Live,
     account: Uuid,
     device: Uuid,
-    cursor: Option<i64>,
+    cursor: Option<String>,
 ) -> Response {
     let max = live.config.max_message;
     ws.max_message_size(max)
@@ -116,7 +118,7 @@ pub async fn serve_socket(
     socket: WebSocket,
     account: Uuid,
     device: Uuid,
-    cursor: Option<i64>,
+    cursor: Option<String>,
     hub: Hub,
     source: Arc<dyn NotificationSource>,
     presence: PresenceHandle,
@@ -135,7 +137,7 @@ pub async fn serve_socket_with(
     socket: WebSocket,
     account: Uuid,
     device: Uuid,
-    cursor: Option<i64>,
+    cursor: Option<String>,
     live: Live,
 ) {
     // Subscribe first, then replay: see the module docs.
@@ -149,7 +151,7 @@ pub async fn serve_socket_with(
         floor: cursor,
         replayed: HashSet::new(),
     };
-    let reason = session.run(subscription, cursor).await;
+    let reason = session.run(subscription).await;
     let Session { live, socket, .. } = session;
     live.presence.disconnected(account, device).await;
     close(socket, reason).await;
@@ -163,49 +165,47 @@ struct Session {
     device: Uuid,
     live: Live,
     socket: WebSocket,
-    /// The client's resume cursor: live notifications at or below it are known.
-    floor: Option<i64>,
+    /// The client's resume cursor: the client has that notification.
+    floor: Option<String>,
     /// Cursors sent during the replay, to drop their live duplicates.
-    replayed: HashSet<i64>,
+    replayed: HashSet<String>,
 }
 
 impl Session {
-    async fn run(
-        &mut self,
-        mut subscription: super::Subscription,
-        cursor: Option<i64>,
-    ) -> CloseReason {
-        let mut newest = cursor;
-        if let Some(mut after) = cursor {
+    async fn run(&mut self, mut subscription: super::Subscription) -> CloseReason {
+        let mut newest = self.floor.clone();
+        if let Some(mut after) = self.floor.clone() {
+            let page_size = self.live.config.replay_page.max(1);
             loop {
                 let page = match self
                     .live
                     .source
-                    .since(self.account, after, self.live.config.replay_page)
+                    .since(self.account, &after, page_size)
                     .await
                 {
                     Ok(page) => page,
                     Err(e) => {
                         tracing::warn!(account = %self.account, error = %e, "live: replay failed");
-                        return Some((1011, "store_unavailable"));
+                        return Some((close_code(e), e.code()));
                     }
                 };
-                let full = page.len()
-                    >= usize::try_from(self.live.config.replay_page).unwrap_or(usize::MAX);
+                let full = page.len() >= usize::try_from(page_size).unwrap_or(usize::MAX);
+                let mut advanced = false;
                 for (cursor, notification) in page {
-                    if cursor <= after {
-                        // A source that ignores its contract must not loop us forever.
+                    if cursor == after || self.replayed.contains(&cursor) {
+                        // A source that repeats itself must not loop us forever.
                         continue;
                     }
+                    let text = LiveMessage::notification(&cursor, notification).to_json();
+                    self.replayed.insert(cursor.clone());
                     after = cursor;
-                    self.replayed.insert(cursor);
-                    let text = LiveMessage::notification(cursor, notification).to_json();
+                    advanced = true;
                     if !self.send_text(text).await {
                         return None;
                     }
                 }
-                newest = Some(after);
-                if !full {
+                newest = Some(after.clone());
+                if !full || !advanced {
                     break;
                 }
             }
@@ -272,7 +272,7 @@ impl Session {
         let LiveMessage::Notification { cursor, .. } = message else {
             return false;
         };
-        self.floor.is_some_and(|floor| *cursor <= floor) || self.replayed.remove(cursor)
+        self.floor.as_deref() == Some(&**cursor) || self.replayed.remove(&**cursor)
     }
 
     /// Handles one client frame; false when the socket failed.
@@ -292,7 +292,7 @@ impl Session {
                 if let Err(e) = self
                     .live
                     .source
-                    .ack(self.account, self.device, cursor)
+                    .ack(self.account, self.device, &cursor)
                     .await
                 {
                     tracing::warn!(account = %self.account, error = %e, "live: ack not recorded");
@@ -307,6 +307,15 @@ impl Session {
             .send(Message::Text(Utf8Bytes::from(text)))
             .await
             .is_ok()
+    }
+}
+
+/// WebSocket close code for a replay failure: 4400 for the client's bad cursor, 1011
+/// (internal error) when the store failed.
+fn close_code(e: SourceError) -> u16 {
+    match e {
+        SourceError::InvalidCursor => 4400,
+        SourceError::Unavailable => 1011,
     }
 }
 
