@@ -53,18 +53,35 @@ pub(crate) struct Worker {
     silence: Vec<u8>,
 }
 
-/// Encodes one 20 ms frame of digital silence with libopus, on the recorder thread.
+/// Encodes 20 ms of digital silence with libopus, on the recorder thread. The encoder
+/// runs for a few frames first: its first packets spend bits on start-up, later ones are
+/// the few bytes a silent frame costs.
 fn silent_frame() -> Vec<u8> {
     let mut out = [0u8; 256];
-    let encoded = talko_codecs::opus::codec::Encoder::voip_mono()
-        .and_then(|mut enc| enc.encode(&[0i16; TICK_SAMPLES], &mut out));
-    match encoded {
-        Ok(n) if talko_codecs::ogg::packet_samples(out.get(..n).unwrap_or(&[])) == Some(960) => {
-            out.get(..n).unwrap_or(&PLC_FILLER).to_vec()
+    let mut len = 0;
+    // CELT-only (restricted low delay): digital silence costs a few bytes there, where
+    // the speech modes spend ~60 bytes a frame on it.
+    let encoder = talko_codecs::opus::codec::Encoder::new(
+        48_000,
+        1,
+        talko_codecs::opus::codec::Application::LowDelay,
+    );
+    if let Ok(mut enc) = encoder {
+        for _ in 0..SILENCE_WARMUP_FRAMES {
+            match enc.encode(&[0i16; TICK_SAMPLES], &mut out) {
+                Ok(n) => len = n,
+                Err(_) => return PLC_FILLER.to_vec(),
+            }
         }
+    }
+    match out.get(..len) {
+        Some(p) if talko_codecs::ogg::packet_samples(p) == Some(960) => p.to_vec(),
         _ => PLC_FILLER.to_vec(),
     }
 }
+
+/// Silent frames encoded before the filler is taken.
+const SILENCE_WARMUP_FRAMES: usize = 10;
 
 /// Keeps a file name stem to one harmless path component.
 fn sanitize(stem: &str) -> String {
@@ -434,5 +451,30 @@ impl Worker {
                 Err((path, e)) => self.error(call, Some(file), Some(path), e),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filler_is_a_small_packet_that_decodes_to_20_ms_of_silence() {
+        let filler = silent_frame();
+        assert!(filler.len() <= 16, "filler of {} bytes", filler.len());
+        let mut dec = talko_codecs::opus::codec::Decoder::mono().expect("decoder");
+        let mut pcm = [1i16; 1920];
+        for _ in 0..5 {
+            let n = dec.decode(&filler, &mut pcm, false).expect("decodes");
+            assert_eq!(n, 960);
+            assert!(pcm[..n].iter().all(|&s| s.unsigned_abs() < 4), "silent");
+        }
+    }
+
+    #[test]
+    fn file_names_stay_inside_the_directory() {
+        assert_eq!(sanitize("../../etc/passwd"), "_.._etc_passwd");
+        assert_eq!(sanitize("..."), "recording");
+        assert_eq!(sanitize("call 7/ä"), "call_7__");
     }
 }
