@@ -124,7 +124,8 @@ pub struct ClientConfig {
     pub level_ext: bool,
     /// Opus in-band FEC in what the client sends.
     pub fec: bool,
-    /// Opus DTX: send nothing while silent.
+    /// Discontinuous transmission: send nothing while silent (the client's own VAD
+    /// decides, as browsers do; libopus's DTX would also suppress a steady test tone).
     pub dtx: bool,
 }
 
@@ -225,7 +226,6 @@ impl SimClient {
         enc.set_bitrate(32_000)?;
         enc.set_fec(cfg.fec)?;
         enc.set_packet_loss_pct(if cfg.fec { 10 } else { 0 })?;
-        enc.set_dtx(cfg.dtx)?;
         enc.set_complexity(3)?;
         Ok(SimClient {
             cfg,
@@ -282,10 +282,12 @@ impl SimClient {
         self.sample += FRAME_SAMPLES as u64;
         let ts = self.ts;
         self.ts = self.ts.wrapping_add(FRAME_SAMPLES as u32);
-        let n = self.enc.encode(&self.pcm[..], &mut self.payload[..]).ok()?;
-        if self.cfg.dtx && n <= 2 {
+        if self.cfg.dtx && !self.talking && self.stats.sent >= 5 && self.sample % (20 * 960) != 0 {
+            // A gap in timestamps with contiguous sequence numbers: DTX on the wire,
+            // with one comfort frame every 400 ms as Opus sends.
             return None;
         }
+        let n = self.enc.encode(&self.pcm[..], &mut self.payload[..]).ok()?;
         let level = dbov(&self.pcm[..]);
         let level_byte = [if self.talking { 0x80 } else { 0 } | level];
         let ext = [Extension {

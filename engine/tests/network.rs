@@ -155,3 +155,42 @@ fn a_participant_leaving_mid_call_is_no_longer_heard_and_gets_nothing() {
         .iter()
         .all(|e| !matches!(e, Event::CallEnded { .. })));
 }
+
+#[test]
+fn dtx_senders_take_turns_without_loss_being_reported() {
+    let clients = (0..3).map(|i| {
+        let mut c = ClientConfig::new(i);
+        c.dtx = true;
+        c
+    });
+    let mut h = three_talkers(16, clients);
+    h.net.up.jitter = Duration::from_millis(20);
+    // Talk spurts of 1.5 s separated by DTX silence, each client in turn.
+    for round in 0..6 {
+        let talker = round % 3;
+        for (i, c) in h.clients.iter_mut().enumerate() {
+            c.talking = i == talker;
+        }
+        h.run(Duration::from_millis(700), |_, _| {});
+        let mut heard = Hearing::new(3);
+        let d = Duration::from_millis(800);
+        h.run(d, |i, pcm| heard.record(i, pcm));
+        for l in 0..3 {
+            let expected: Vec<usize> = [talker].into_iter().filter(|&t| t != l).collect();
+            heard.assert_heard(l, &expected, frames(d), &format!("DTX round {round}"));
+        }
+    }
+    for i in 0..3 {
+        let s = h
+            .engine
+            .participant_stats(h.call, ParticipantId(i as u64))
+            .unwrap();
+        assert_eq!(s.lost_in, 0, "DTX gaps are not loss");
+        assert!(s.plc_frames < 20, "{} concealed frames", s.plc_frames);
+    }
+    let sent: u64 = h.clients.iter().map(|c| c.stats.sent).sum();
+    assert!(
+        sent < 3 * 450 / 2,
+        "DTX suppressed silence: {sent} packets sent"
+    );
+}
