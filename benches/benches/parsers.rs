@@ -41,7 +41,9 @@ fn rtp_packet() -> Vec<u8> {
     let payload_len = 172 - header.len(0);
     let payload: Vec<u8> = (0..payload_len).map(|i| (i * 7) as u8).collect();
     let mut out = vec![0u8; 1500];
-    let n = header.write(&payload, &mut out).expect("benchmark packet fits");
+    let n = header
+        .write(&payload, &mut out)
+        .expect("benchmark packet fits");
     out.truncate(n);
     assert_eq!(out.len(), 172);
     out
