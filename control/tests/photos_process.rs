@@ -491,3 +491,49 @@ fn malformed_exif_is_ignored_not_fatal() {
     let out = process(&input, &Limits::default()).expect("image data is fine");
     assert_eq!((out.width, out.height), (30, 20));
 }
+
+/// Deterministic xorshift, so a failure names a reproducible case.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+#[test]
+fn mutated_uploads_never_panic() {
+    let seeds = [
+        with_exif_app1(&jpeg(&gradient(24, 16)), &exif_tiff(6, true)),
+        with_exif_chunk(&png_rgb(&gradient(24, 16)), &exif_tiff(3, true)),
+        webp_rgb(&gradient(24, 16)),
+    ];
+    let mut rng = XorShift(0x7a1c_0b5e_ed00_0001);
+    for (s, seed) in seeds.iter().enumerate() {
+        for case in 0..700 {
+            let mut input = seed.clone();
+            for _ in 0..1 + rng.below(4) {
+                let at = rng.below(input.len());
+                match rng.below(3) {
+                    0 => input[at] = rng.next() as u8,
+                    1 => input[at] ^= 1 << rng.below(8),
+                    _ => input.truncate(at.max(1)),
+                }
+            }
+            // Anything but a panic is acceptable; a success must be a real image.
+            let result = std::panic::catch_unwind(|| process(&input, &Limits::default()));
+            let Ok(result) = result else {
+                panic!("seed {s} case {case} panicked: {input:02x?}");
+            };
+            if let Ok(out) = result {
+                assert_eq!(decode(&out.original).dimensions(), (out.width, out.height));
+            }
+        }
+    }
+}

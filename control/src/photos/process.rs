@@ -85,16 +85,23 @@ pub fn process(bytes: &[u8], limits: &Limits) -> Result<Processed, PhotoError> {
         PhotoFormat::WebP => img.color().has_alpha(),
         PhotoFormat::Jpeg => false,
     };
-    let (mime, original) = if keep_png {
-        ("image/png", encode_png(&img)?)
+    let (width, height) = (img.width(), img.height());
+    // One 8-bit RGB copy serves the JPEG original and the thumbnails; the decoded
+    // image is dropped as soon as it is no longer needed.
+    let (mime, original, mut source) = if keep_png {
+        let original = encode_png(&img)?;
+        let flat = opaque(&img);
+        drop(img);
+        ("image/png", original, flat)
     } else {
-        ("image/jpeg", encode_jpeg(&opaque(&img))?)
+        let flat = opaque(&img);
+        drop(img);
+        ("image/jpeg", encode_jpeg(&flat)?, flat)
     };
 
     let mut thumbs = Vec::with_capacity(THUMB_SIZES.len());
     // Each thumbnail is made from the previous (larger) one: scaling a 32 MP photo
     // once instead of once per size.
-    let mut source = opaque(&img);
     for size in THUMB_SIZES {
         let (w, h) = fit_within(source.width(), source.height(), size);
         if (w, h) != (source.width(), source.height()) {
@@ -112,8 +119,8 @@ pub fn process(bytes: &[u8], limits: &Limits) -> Result<Processed, PhotoError> {
     Ok(Processed {
         uploaded,
         mime,
-        width: img.width(),
-        height: img.height(),
+        width,
+        height,
         original,
         thumbs,
     })
