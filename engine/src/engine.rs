@@ -388,7 +388,8 @@ impl Engine {
         }
         if was_empty {
             self.active.push(cslot);
-            if self.next_tick.is_none() {
+            if self.active.len() == 1 {
+                // The shard was idle: restart the tick grid instead of catching up.
                 self.next_tick = Some(self.align_tick(now));
             }
         }

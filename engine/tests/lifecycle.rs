@@ -393,3 +393,23 @@ fn ice_checks_with_bad_integrity_or_wrong_names_are_dropped_unanswered() {
         assert!(e.poll_event().is_none());
     }
 }
+
+#[test]
+fn an_idle_shard_restarts_its_tick_grid_without_counting_missed_ticks() {
+    let mut h = Harness::new(EngineConfig::default(), 2, 17).unwrap();
+    h.join(0).unwrap();
+    h.join(1).unwrap();
+    h.run(Duration::from_secs(1), |_, _| {});
+    h.leave(0).unwrap();
+    h.leave(1).unwrap();
+    assert_eq!(h.engine.poll_timeout(), None);
+    h.run(Duration::from_secs(2), |_, _| {});
+    let ticks = h.engine.ticks();
+    h.join(0).unwrap();
+    h.join(1).unwrap();
+    let next = h.engine.poll_timeout().expect("ticking again");
+    assert!(next > h.now && next <= h.now + Duration::from_millis(20));
+    h.run(Duration::from_secs(1), |_, _| {});
+    assert_eq!(h.engine.missed_ticks(), 0);
+    assert!((49..=51).contains(&(h.engine.ticks() - ticks)));
+}
