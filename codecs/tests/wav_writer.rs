@@ -39,6 +39,7 @@ fn samples_round_trip_through_hound() {
     let got: Vec<i16> = r.samples::<i16>().map(|s| s.expect("sample")).collect();
     assert_eq!(&got[..48_000], &pcm[..]);
     assert!(got[48_000..].iter().all(|&s| s == 0));
+    let _ = fs::remove_file(&path);
 }
 
 #[test]
@@ -55,6 +56,7 @@ fn header_is_valid_after_each_flush_while_still_writing() {
         assert_eq!(r.duration(), second * 48_000);
     }
     w.finish().expect("finish");
+    let _ = fs::remove_file(&path);
 }
 
 #[test]
@@ -97,6 +99,7 @@ fn repair_plan_fixes_sizes_of_a_cut_file() {
     drop(f);
     let r = hound::WavReader::open(&path).expect("repaired");
     assert_eq!(r.duration(), 14_400);
+    let _ = fs::remove_file(&path);
 }
 
 #[test]

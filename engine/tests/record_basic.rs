@@ -91,6 +91,7 @@ fn mix_wav_and_late_joiner_track_cover_the_whole_call() {
     assert!(leftovers.is_empty(), "part files left: {leftovers:?}");
     drop(feed);
     rec.shutdown();
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -136,6 +137,7 @@ fn feeding_allocates_nothing_in_steady_state() {
     });
     drop(feed);
     rec.shutdown();
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -192,6 +194,7 @@ fn a_full_ring_drops_frames_counts_them_and_keeps_the_duration_true() {
     assert_eq!(r.last_granule(), 3000 * 960);
     drop(feed);
     rec.shutdown();
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -233,6 +236,7 @@ fn starting_twice_or_stopping_an_unknown_call_is_an_error_event() {
     assert_eq!(duration, Duration::from_micros(200_000 - 6_500));
     drop(feed);
     rec.shutdown();
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -254,4 +258,5 @@ fn shutdown_finishes_recordings_still_running() {
         finished(&seen, 9, RecordingFile::Mix).is_some(),
         "{seen:#?}"
     );
+    let _ = std::fs::remove_dir_all(&dir);
 }

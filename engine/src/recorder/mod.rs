@@ -322,3 +322,14 @@ impl Drop for Recorder {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn feed_and_recorder_can_move_to_other_threads() {
+        fn send<T: Send>() {}
+        send::<super::RecorderFeed>();
+        send::<super::Recorder>();
+        send::<super::RecordingEvent>();
+    }
+}
