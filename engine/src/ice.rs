@@ -59,12 +59,11 @@ pub(crate) fn check(
     if msg.has_fingerprint() && msg.verify_fingerprint().is_err() {
         return Err((Some(slot), DropReason::AuthFailed));
     }
-    let (idx, buf) = tx.raw_slot();
+    let (idx, buf) = tx.raw_slot().ok_or((Some(slot), DropReason::QueueFull))?;
     let len = binding_success(&msg, from, ice.local_pwd.as_bytes(), &mut buf[..])
         .map_err(|_| (Some(slot), DropReason::Malformed))?;
     let latched = p.latch(from);
-    if !tx.push(Pending::Raw { idx, len, to: from }) {
-        return Err((Some(slot), DropReason::QueueFull));
-    }
+    // A full queue refuses and counts the answer itself; the check still latched.
+    let _queued = tx.push(Pending::Raw { idx, len, to: from });
     Ok(Some((slot, latched)))
 }

@@ -57,6 +57,8 @@ pub(crate) struct TxQueue {
     cap: usize,
     raw: Box<[[u8; RAW_LEN]]>,
     raw_next: usize,
+    /// Raw datagrams queued and not yet polled (the ring's occupied slots).
+    raw_pending: usize,
     /// Sends refused because the queue was full.
     pub dropped: u64,
 }
@@ -68,31 +70,44 @@ impl TxQueue {
             cap,
             raw: vec![[0u8; RAW_LEN]; RAW_SLOTS].into_boxed_slice(),
             raw_next: 0,
+            raw_pending: 0,
             dropped: 0,
         }
     }
 
-    /// Queues a send; false (and counted) when full.
+    /// Queues a send; false (and counted in `dropped`) when full.
     pub(crate) fn push(&mut self, p: Pending) -> bool {
         if self.q.len() >= self.cap {
             self.dropped += 1;
             return false;
+        }
+        if matches!(p, Pending::Raw { .. }) {
+            self.raw_pending += 1;
         }
         self.q.push_back(p);
         true
     }
 
     pub(crate) fn pop(&mut self) -> Option<Pending> {
-        self.q.pop_front()
+        let p = self.q.pop_front()?;
+        if matches!(p, Pending::Raw { .. }) {
+            self.raw_pending = self.raw_pending.saturating_sub(1);
+        }
+        Some(p)
     }
 
-    /// A raw slot to write a small datagram into; then [`TxQueue::push_raw`].
-    pub(crate) fn raw_slot(&mut self) -> (usize, &mut [u8; RAW_LEN]) {
+    /// The next free raw slot to write a small datagram into, then push a
+    /// [`Pending::Raw`] naming it; `None` (the caller counts the drop) while every slot waits to be polled.
+    /// Raw datagrams are queued in ring order, so the next slot is free exactly when
+    /// fewer than [`RAW_SLOTS`] are pending.
+    pub(crate) fn raw_slot(&mut self) -> Option<(usize, &mut [u8; RAW_LEN])> {
+        if self.raw_pending >= RAW_SLOTS {
+            return None;
+        }
         let idx = self.raw_next % RAW_SLOTS;
+        let slot = self.raw.get_mut(idx)?;
         self.raw_next = self.raw_next.wrapping_add(1);
-        // `raw` has RAW_SLOTS entries; fall back to the first if the index were out.
-        let len = self.raw.len();
-        (idx, &mut self.raw[idx.min(len.saturating_sub(1))])
+        Some((idx, slot))
     }
 
     pub(crate) fn raw(&self, idx: usize) -> Option<&[u8; RAW_LEN]> {

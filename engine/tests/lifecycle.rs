@@ -413,3 +413,21 @@ fn an_idle_shard_restarts_its_tick_grid_without_counting_missed_ticks() {
     assert_eq!(h.engine.missed_ticks(), 0);
     assert!((49..=51).contains(&(h.engine.ticks() - ticks)));
 }
+
+#[test]
+fn a_burst_of_ice_checks_beyond_the_answer_ring_is_counted_not_corrupted() {
+    let (mut e, now, from) = ice_engine();
+    for _ in 0..100 {
+        let mut req = check("srv1:cli1", b"server-password-22chars");
+        e.handle_datagram(now, from, &mut req);
+    }
+    let mut out = [0u8; 1500];
+    let mut answered = 0;
+    while let Some(t) = e.poll_transmit(&mut out) {
+        let resp = StunMessage::try_from(&out[..t.len]).unwrap();
+        resp.verify_integrity(b"server-password-22chars").unwrap();
+        answered += 1;
+    }
+    assert_eq!(answered, 64);
+    assert_eq!(e.drop_counters().get(DropReason::QueueFull), 36);
+}
