@@ -4,13 +4,14 @@
 //!
 //! How the conditions are made real:
 //! - full disk: the recording directory is a 256 KiB tmpfs (`mount -t tmpfs`), so writes
-//!   fail with the kernel's ENOSPC;
+//!   fail with the kernel's ENOSPC; and, needing no privileges, a child process under
+//!   `ulimit -f` (256 KiB per file), where writes fail with EFBIG;
 //! - unwritable directory: `chmod 0500` — but root ignores mode bits, so when a probe
 //!   shows the directory is still writable, it is replaced by a read-only tmpfs (EROFS);
 //! - deleted file: the `.part` file is unlinked while the recorder writes it.
 //!
-//! Mounting needs root (CAP_SYS_ADMIN); without it the full-disk test fails loudly
-//! saying so.
+//! Mounting needs root (CAP_SYS_ADMIN); without it the full-disk test falls back to the
+//! file-size limit and says so.
 
 mod record_common;
 
@@ -94,16 +95,10 @@ fn still_records(rec: &Recorder, feed: &mut RecorderFeed, seen: &mut Vec<Recordi
     });
 }
 
-#[test]
-fn a_full_disk_stops_the_file_with_a_storage_full_error() {
-    let dir = scratch("full");
-    let mount = Mount::tmpfs(&dir, "size=256k").unwrap_or_else(|e| {
-        panic!(
-            "this test needs root to mount a 256 KiB tmpfs as a full disk \
-             (mount failed: {e}); run the test suite as root"
-        )
-    });
-    let rec = Recorder::spawn(config(&dir)).expect("spawn");
+/// Records into `dir` until a write fails with `expected`; checks the error event, then
+/// frees the space and checks that the same recorder records another call.
+fn out_of_space_scenario(dir: &Path, expected: io::ErrorKind) {
+    let rec = Recorder::spawn(config(dir)).expect("spawn");
     let mut feed = rec.feed();
     feed.start(
         1,
@@ -115,7 +110,7 @@ fn a_full_disk_stops_the_file_with_a_storage_full_error() {
         },
         0,
     );
-    // 10 s of WAV is 960 KB: far beyond the disk.
+    // 10 s of WAV is 960 KB: far beyond the 256 KiB available.
     feed_ticks(&mut feed, 1, 0..500, true);
     let mut seen = Vec::new();
     wait_events(rec.events(), &mut seen, Duration::from_secs(10), |s| {
@@ -126,21 +121,76 @@ fn a_full_disk_stops_the_file_with_a_storage_full_error() {
         errs.contains(&(
             1,
             Some(RecordingFile::MixWav),
-            RecorderError::Write(io::ErrorKind::StorageFull)
+            RecorderError::Write(expected)
         )),
         "{errs:?}"
     );
     // The feed never blocked or panicked; the stop finishes what still can be finished.
     feed.stop(1, 500);
-    // Free the disk: the recorder serves the next recording normally.
-    for entry in std::fs::read_dir(&dir).expect("dir").flatten() {
+    // Free the space: the recorder serves the next recording normally.
+    for entry in std::fs::read_dir(dir).expect("dir").flatten() {
         let _ = std::fs::remove_file(entry.path());
     }
     still_records(&rec, &mut feed, &mut seen);
     drop(feed);
     rec.shutdown();
-    drop(mount);
+}
+
+const FSIZE_CHILD_ENV: &str = "TALKO_RECORD_FSIZE_CHILD";
+const FSIZE_TEST: &str = "a_file_size_limit_stops_the_file_with_a_file_too_large_error";
+const FSIZE_PASSED: &str = "FSIZE-SCENARIO-PASSED";
+
+/// Runs [`out_of_space_scenario`] in a child process under `ulimit -f 512` (256 KiB per
+/// file, enforced by the kernel with EFBIG; SIGXFSZ is ignored so the write fails
+/// instead of killing the process). Needs no privileges.
+fn run_under_file_size_limit() {
+    let dir = scratch("fsize");
+    let exe = std::env::current_exe().expect("test binary");
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(r#"trap '' XFSZ; ulimit -f 512 && exec "$0" "$@""#)
+        .arg(exe)
+        .args(["--exact", FSIZE_TEST, "--nocapture", "--test-threads=1"])
+        .env(FSIZE_CHILD_ENV, &dir)
+        .output()
+        .expect("run the child under sh");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && text.contains(FSIZE_PASSED),
+        "file-size-limited child failed:\n{text}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_full_disk_stops_the_file_with_a_storage_full_error() {
+    let dir = scratch("full");
+    match Mount::tmpfs(&dir, "size=256k") {
+        Ok(mount) => {
+            out_of_space_scenario(&dir, io::ErrorKind::StorageFull);
+            drop(mount);
+        }
+        Err(e) => {
+            // Not root: the kernel's file-size limit makes writes fail the same way.
+            eprintln!("cannot mount a 256 KiB tmpfs ({e}); using a file-size limit instead");
+            run_under_file_size_limit();
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_file_size_limit_stops_the_file_with_a_file_too_large_error() {
+    if let Some(dir) = std::env::var_os(FSIZE_CHILD_ENV) {
+        out_of_space_scenario(Path::new(&dir), io::ErrorKind::FileTooLarge);
+        println!("{FSIZE_PASSED}");
+        return;
+    }
+    run_under_file_size_limit();
 }
 
 #[test]
