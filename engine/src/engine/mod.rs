@@ -8,26 +8,29 @@
 //! clock, open a socket, block, or allocate while handling datagrams and ticks in steady
 //! state (commands that add or remove participants may allocate). A panic inside one
 //! call's processing ends that call only ([`EndReason::Panicked`]).
+//!
+//! Files: this one holds the tables, commands and scheduling; `receive` the datagram
+//! paths, `tick` the shard tick, `output` the building of datagrams at poll time.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
 use talko_codecs::demux::{classify, Kind};
-use talko_codecs::rtp::rewrite_header;
 
-use crate::call::{self, Call, TickCtx};
+use crate::call::Call;
 use crate::config::{EngineConfig, ParticipantSpec};
 use crate::events::{
     DropCounters, DropReason, EndReason, EngineError, Event, EventQueue, WorkCounters,
 };
-use crate::ice;
 use crate::ids::{CallId, ParticipantId};
-use crate::participant::{srtp_drop, Participant, Received};
+use crate::participant::Participant;
 use crate::recorder::{RecorderFeed, RecordingSpec};
-use crate::rtcp_stats::{self, ReportInput};
-use crate::tx::{Pending, Source, TxQueue};
+use crate::tx::TxQueue;
+
+mod output;
+mod receive;
+mod tick;
 
 /// A command from the control plane.
 // `AddParticipant` carries keys and credentials; commands are rare control-path
@@ -477,122 +480,6 @@ impl Engine {
         }
     }
 
-    fn handle_rtp(&mut self, now_us: i64, from: SocketAddr, datagram: &mut [u8]) {
-        let Some(ssrc) = datagram
-            .get(8..12)
-            .and_then(|b| <[u8; 4]>::try_from(b).ok())
-            .map(u32::from_be_bytes)
-        else {
-            self.count_drop(None, DropReason::Malformed);
-            return;
-        };
-        let Some(&pslot) = self.ssrc_index.get(&ssrc) else {
-            self.count_drop(None, DropReason::UnknownSsrc);
-            return;
-        };
-        let max = self.cfg.max_datagram;
-        let Some(Some(p)) = self.parts.get_mut(pslot as usize) else {
-            self.count_drop(None, DropReason::UnknownSsrc);
-            return;
-        };
-        let call_slot = p.call_slot;
-        let result = catch_unwind(AssertUnwindSafe(|| {
-            p.receive_rtp(now_us, from, datagram, max)
-        }));
-        match result {
-            Ok(Received::Stored { latched }) => {
-                if latched {
-                    self.media_started(pslot, from);
-                }
-            }
-            Ok(Received::Dropped(reason)) => self.count_drop(Some(pslot), reason),
-            Err(_) => self.end_call(call_slot, EndReason::Panicked, now_us),
-        }
-    }
-
-    fn media_started(&mut self, pslot: u32, addr: SocketAddr) {
-        let Some(Some(p)) = self.parts.get(pslot as usize) else {
-            return;
-        };
-        let call = self
-            .calls
-            .get(p.call_slot as usize)
-            .and_then(Option::as_ref)
-            .map(|c| c.id);
-        if let Some(call) = call {
-            self.events.push(Event::MediaStarted {
-                call,
-                participant: p.id,
-                addr,
-            });
-        }
-    }
-
-    fn handle_rtcp(&mut self, now_us: i64, from: SocketAddr, datagram: &mut [u8]) {
-        let Some(ssrc) = datagram
-            .get(4..8)
-            .and_then(|b| <[u8; 4]>::try_from(b).ok())
-            .map(u32::from_be_bytes)
-        else {
-            self.count_drop(None, DropReason::Malformed);
-            return;
-        };
-        let Some(&pslot) = self.ssrc_index.get(&ssrc) else {
-            self.count_drop(None, DropReason::UnknownSsrc);
-            return;
-        };
-        let Some(Some(p)) = self.parts.get_mut(pslot as usize) else {
-            return;
-        };
-        if !p.source_allowed(from) {
-            self.count_drop(Some(pslot), DropReason::WrongSource);
-            return;
-        }
-        let len = match p.srtp_in.unprotect_rtcp(datagram) {
-            Ok(n) => n,
-            Err(e) => {
-                self.count_drop(Some(pslot), srtp_drop(e));
-                return;
-            }
-        };
-        let latched = p.latch(from);
-        let plain = datagram.get(..len).unwrap_or_default();
-        let got = rtcp_stats::read_report(talko_codecs::rtcp::packets(plain), p.ssrc_out, now_us);
-        if let Some(mid) = got.sr_ntp_mid {
-            p.last_sr = Some((mid, now_us));
-        }
-        if let Some((fraction, lost, jitter_ms)) = got.block {
-            p.stats.remote_fraction_lost = fraction;
-            p.stats.remote_lost = lost;
-            p.stats.remote_jitter_ms = jitter_ms;
-        }
-        if got.rtt_ms.is_some() {
-            p.stats.rtt_ms = got.rtt_ms;
-        }
-        if latched {
-            self.media_started(pslot, from);
-        }
-    }
-
-    fn handle_stun(&mut self, from: SocketAddr, datagram: &mut [u8]) {
-        match ice::check(
-            datagram,
-            from,
-            self.cfg.max_datagram,
-            &self.ufrag_index,
-            &mut self.parts,
-            &mut self.tx,
-        ) {
-            Ok(Some((pslot, latched))) => {
-                if latched {
-                    self.media_started(pslot, from);
-                }
-            }
-            Ok(None) => {}
-            Err((pslot, reason)) => self.count_drop(pslot, reason),
-        }
-    }
-
     /// Runs every tick due at `now` (at most a few; later ones are skipped and counted).
     /// Afterwards drain `poll_transmit` and `poll_event`, then ask `poll_timeout`.
     pub fn handle_timeout(&mut self, now: Instant) {
@@ -620,163 +507,6 @@ impl Engine {
         } else {
             Some(next)
         };
-    }
-
-    fn run_tick(&mut self, now_us: i64) {
-        self.work.ticks += 1;
-        self.tx.drop_stale_media();
-        let mut i = 0;
-        while let Some(&cslot) = self.active.get(i) {
-            i += 1;
-            let Some(Some(call)) = self.calls.get_mut(cslot as usize) else {
-                continue;
-            };
-            let parts = &mut self.parts;
-            let events = &mut self.events;
-            let tx = &mut self.tx;
-            let recorder = self.recorder.as_mut().filter(|_| call.recording);
-            let tick_no = self.work.ticks;
-            let result = catch_unwind(AssertUnwindSafe(|| {
-                call::tick(
-                    call,
-                    TickCtx {
-                        parts,
-                        events,
-                        tx,
-                        recorder,
-                        tick: tick_no,
-                        work: &mut self.work,
-                        call_slot: cslot,
-                        now_us,
-                    },
-                );
-                Self::rtcp_due(call, parts, events, tx, now_us, self.cfg.rtcp_interval);
-            }));
-            match result {
-                Ok(()) => {}
-                Err(_) => {
-                    self.end_call(cslot, EndReason::Panicked, now_us);
-                    // `active` lost this entry: the next call moved into index i-1.
-                    i -= 1;
-                }
-            }
-        }
-        self.drops_from_queues();
-    }
-
-    fn drops_from_queues(&mut self) {
-        let lost = self.tx.dropped + self.events.dropped;
-        for _ in 0..lost {
-            self.drops.count(DropReason::QueueFull);
-        }
-        self.tx.dropped = 0;
-        self.events.dropped = 0;
-    }
-
-    fn rtcp_due(
-        call: &mut Call,
-        parts: &mut [Option<Participant>],
-        events: &mut EventQueue,
-        tx: &mut TxQueue,
-        now_us: i64,
-        interval: Duration,
-    ) {
-        let interval = i64::try_from(interval.as_micros()).unwrap_or(5_000_000);
-        for &m in call.members.iter() {
-            let Some(Some(p)) = parts.get_mut(m as usize) else {
-                continue;
-            };
-            if now_us < p.next_rtcp_us {
-                continue;
-            }
-            p.next_rtcp_us = now_us + interval;
-            p.stats.lost_in = p.rx.cumulative_lost();
-            p.stats.jitter_in_ms = p.rx.jitter() as f32 / 48.0;
-            events.push(Event::Stats {
-                call: call.id,
-                participant: p.id,
-                stats: p.stats,
-            });
-            if let Some(to) = p.addr {
-                tx.push(Pending::Rtcp {
-                    part: m,
-                    to,
-                    at_us: now_us,
-                    rtp_ts: p
-                        .out_ts_base
-                        .wrapping_add((call.ticks as u32).wrapping_mul(960)),
-                });
-            }
-        }
-    }
-
-    /// Writes the next queued datagram into `out` (at least `max_datagram` bytes) and says
-    /// where to send it; `None` when nothing is queued. Drain after every `handle_*`.
-    pub fn poll_transmit(&mut self, out: &mut [u8]) -> Option<Transmit> {
-        while let Some(p) = self.tx.pop() {
-            if let Some(t) = self.build(p, out) {
-                return Some(t);
-            }
-        }
-        None
-    }
-
-    fn build(&mut self, p: Pending, out: &mut [u8]) -> Option<Transmit> {
-        match p {
-            Pending::Media {
-                part,
-                call,
-                source,
-                seq,
-                ts,
-                to,
-            } => {
-                let c = self.calls.get(call as usize)?.as_ref()?;
-                let m = c.mixing.as_deref()?;
-                let pkt = match source {
-                    Source::Shared => m.shared.packet()?,
-                    Source::Speaker(s) => m.speakers.get(usize::from(s))?.packet()?,
-                };
-                let p = self.parts.get_mut(part as usize)?.as_mut()?;
-                let dst = out.get_mut(..pkt.len())?;
-                dst.copy_from_slice(pkt);
-                rewrite_header(dst, p.ssrc_out, seq, ts).ok()?;
-                if let Some(b) = dst.get_mut(1) {
-                    *b = (*b & 0x80) | p.payload_type;
-                }
-                let n = p.srtp_out.protect_rtp(out, pkt.len()).ok()?;
-                p.stats.packets_out += 1;
-                p.stats.bytes_out += n as u64;
-                Some(Transmit { to, len: n })
-            }
-            Pending::Rtcp {
-                part,
-                to,
-                at_us: now_us,
-                rtp_ts,
-            } => {
-                let p = self.parts.get_mut(part as usize)?.as_mut()?;
-                let input = ReportInput {
-                    ssrc_out: p.ssrc_out,
-                    ssrc_in: p.ssrc_in,
-                    rtp_ts,
-                    packets_sent: p.stats.packets_out,
-                    octets_sent: p.stats.bytes_out,
-                };
-                let block = p.rx.report_block(p.ssrc_in, p.last_sr, now_us);
-                let room = out
-                    .len()
-                    .saturating_sub(talko_codecs::srtp::SRTCP_TRAILER_MAX);
-                let len = rtcp_stats::write_report(out.get_mut(..room)?, &input, block, now_us)?;
-                let n = p.srtp_out.protect_rtcp(out, len).ok()?;
-                Some(Transmit { to, len: n })
-            }
-            Pending::Raw { idx, len, to } => {
-                let src = self.tx.raw(idx)?.get(..len)?;
-                out.get_mut(..len)?.copy_from_slice(src);
-                Some(Transmit { to, len })
-            }
-        }
     }
 
     /// The next event, from a fixed-capacity queue.

@@ -1,0 +1,132 @@
+//! The receive half of [`Engine`]: RTP, RTCP and STUN datagrams to their participant.
+//!
+//! Owns the per-protocol steps after demultiplexing: the SSRC (or ICE username) lookup,
+//! the per-call panic guard around a participant's receive path, RTCP statistics and
+//! `MediaStarted`. Must never latch an address before authentication or allocate.
+
+use std::net::SocketAddr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use super::Engine;
+use crate::events::{DropReason, EndReason, Event};
+use crate::ice;
+use crate::participant::{srtp_drop, Received};
+use crate::rtcp_stats;
+
+impl Engine {
+    pub(super) fn handle_rtp(&mut self, now_us: i64, from: SocketAddr, datagram: &mut [u8]) {
+        let Some(ssrc) = datagram
+            .get(8..12)
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map(u32::from_be_bytes)
+        else {
+            self.count_drop(None, DropReason::Malformed);
+            return;
+        };
+        let Some(&pslot) = self.ssrc_index.get(&ssrc) else {
+            self.count_drop(None, DropReason::UnknownSsrc);
+            return;
+        };
+        let max = self.cfg.max_datagram;
+        let Some(Some(p)) = self.parts.get_mut(pslot as usize) else {
+            self.count_drop(None, DropReason::UnknownSsrc);
+            return;
+        };
+        let call_slot = p.call_slot;
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            p.receive_rtp(now_us, from, datagram, max)
+        }));
+        match result {
+            Ok(Received::Stored { latched }) => {
+                if latched {
+                    self.media_started(pslot, from);
+                }
+            }
+            Ok(Received::Dropped(reason)) => self.count_drop(Some(pslot), reason),
+            Err(_) => self.end_call(call_slot, EndReason::Panicked, now_us),
+        }
+    }
+
+    pub(super) fn media_started(&mut self, pslot: u32, addr: SocketAddr) {
+        let Some(Some(p)) = self.parts.get(pslot as usize) else {
+            return;
+        };
+        let call = self
+            .calls
+            .get(p.call_slot as usize)
+            .and_then(Option::as_ref)
+            .map(|c| c.id);
+        if let Some(call) = call {
+            self.events.push(Event::MediaStarted {
+                call,
+                participant: p.id,
+                addr,
+            });
+        }
+    }
+
+    pub(super) fn handle_rtcp(&mut self, now_us: i64, from: SocketAddr, datagram: &mut [u8]) {
+        let Some(ssrc) = datagram
+            .get(4..8)
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map(u32::from_be_bytes)
+        else {
+            self.count_drop(None, DropReason::Malformed);
+            return;
+        };
+        let Some(&pslot) = self.ssrc_index.get(&ssrc) else {
+            self.count_drop(None, DropReason::UnknownSsrc);
+            return;
+        };
+        let Some(Some(p)) = self.parts.get_mut(pslot as usize) else {
+            return;
+        };
+        if !p.source_allowed(from) {
+            self.count_drop(Some(pslot), DropReason::WrongSource);
+            return;
+        }
+        let len = match p.srtp_in.unprotect_rtcp(datagram) {
+            Ok(n) => n,
+            Err(e) => {
+                self.count_drop(Some(pslot), srtp_drop(e));
+                return;
+            }
+        };
+        let latched = p.latch(from);
+        let plain = datagram.get(..len).unwrap_or_default();
+        let got = rtcp_stats::read_report(talko_codecs::rtcp::packets(plain), p.ssrc_out, now_us);
+        if let Some(mid) = got.sr_ntp_mid {
+            p.last_sr = Some((mid, now_us));
+        }
+        if let Some((fraction, lost, jitter_ms)) = got.block {
+            p.stats.remote_fraction_lost = fraction;
+            p.stats.remote_lost = lost;
+            p.stats.remote_jitter_ms = jitter_ms;
+        }
+        if got.rtt_ms.is_some() {
+            p.stats.rtt_ms = got.rtt_ms;
+        }
+        if latched {
+            self.media_started(pslot, from);
+        }
+    }
+
+    pub(super) fn handle_stun(&mut self, from: SocketAddr, datagram: &mut [u8]) {
+        match ice::check(
+            datagram,
+            from,
+            self.cfg.max_datagram,
+            &self.ufrag_index,
+            &mut self.parts,
+            &mut self.tx,
+        ) {
+            Ok(Some((pslot, latched))) => {
+                if latched {
+                    self.media_started(pslot, from);
+                }
+            }
+            Ok(None) => {}
+            Err((pslot, reason)) => self.count_drop(pslot, reason),
+        }
+    }
+}

@@ -1,0 +1,245 @@
+//! [`Harness`]: an engine, a [`SimNet`] and [`SimClient`]s stepped in virtual time.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use talko_codecs::opus::codec::FRAME_SAMPLES;
+
+use super::{ClientConfig, SimClient, SimNet, NET_BUF};
+use crate::config::ParticipantSpec;
+use crate::events::Event;
+use crate::{CallId, Command, Engine, EngineConfig, EngineError, ParticipantId};
+
+/// An engine, a network and clients in one virtual-time loop.
+pub struct Harness {
+    /// The engine under test.
+    pub engine: Engine,
+    /// The network.
+    pub net: SimNet,
+    /// The clients, by index.
+    pub clients: Vec<SimClient>,
+    /// Which clients are in the call (and send/receive).
+    pub joined: Vec<bool>,
+    /// The virtual now.
+    pub now: Instant,
+    start: Instant,
+    /// The engine's address.
+    pub server: SocketAddr,
+    /// Events seen (capacity reserved up front; drain it in long runs).
+    pub events: Vec<Event>,
+    /// The call the clients join.
+    pub call: CallId,
+    next_send: Vec<Instant>,
+    next_play: Vec<Instant>,
+    next_report: Vec<Instant>,
+    buf: Box<[u8; NET_BUF]>,
+    /// Called with (client index, frame) for every frame a client plays.
+    frames: u64,
+}
+
+impl std::fmt::Debug for Harness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Harness")
+            .field("clients", &self.clients.len())
+            .field("frames", &self.frames)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Harness {
+    /// `n` clients (not yet joined) and an engine with `config`, on a fixed virtual
+    /// start time; the call exists.
+    pub fn new(config: EngineConfig, n: usize, seed: u64) -> Result<Harness, EngineError> {
+        Harness::with_clients(config, (0..n).map(ClientConfig::new), seed)
+    }
+
+    /// Like [`Harness::new`] with explicit client configurations.
+    pub fn with_clients(
+        config: EngineConfig,
+        clients: impl IntoIterator<Item = ClientConfig>,
+        seed: u64,
+    ) -> Result<Harness, EngineError> {
+        let server = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 1, 0, 1)), 3478);
+        let clients: Vec<SimClient> = clients
+            .into_iter()
+            .map(SimClient::new)
+            .collect::<Result<_, _>>()?;
+        let n = clients.len();
+        // A fixed start so runs are reproducible in every respect but `Instant`'s origin.
+        #[allow(clippy::disallowed_methods)] // the one clock read: the virtual origin
+        let start = Instant::now();
+        let mut engine = Engine::new(config);
+        let call = CallId(1);
+        engine.handle_command(start, Command::CreateCall { call })?;
+        let mut next_send = Vec::with_capacity(n);
+        let mut next_play = Vec::with_capacity(n);
+        let mut next_report = Vec::with_capacity(n);
+        for i in 0..n {
+            // Clients are not aligned with the engine's tick or with each other.
+            next_send.push(start + Duration::from_micros(1_700 * i as u64 % 20_000));
+            next_play.push(start + Duration::from_micros(3_100 * i as u64 % 20_000 + 500));
+            next_report.push(start + Duration::from_millis(2_500 + 97 * i as u64));
+        }
+        Ok(Harness {
+            engine,
+            net: SimNet::new(server, seed, 8 * n + 4_096),
+            clients,
+            joined: vec![false; n],
+            now: start,
+            start,
+            server,
+            events: Vec::with_capacity(1 << 16),
+            call,
+            next_send,
+            next_play,
+            next_report,
+            buf: Box::new([0; NET_BUF]),
+            frames: 0,
+        })
+    }
+
+    /// Microseconds since the start.
+    pub fn now_us(&self) -> i64 {
+        i64::try_from(self.now.saturating_duration_since(self.start).as_micros()).unwrap_or(0)
+    }
+
+    /// Adds client `i` to the call.
+    pub fn join(&mut self, i: usize) -> Result<(), EngineError> {
+        let spec = self
+            .clients
+            .get(i)
+            .map(|c| c.spec(None))
+            .ok_or(EngineError::UnknownParticipant)?;
+        self.join_spec(i, spec)
+    }
+
+    /// Adds client `i` to the call with an explicit spec.
+    pub fn join_spec(&mut self, i: usize, spec: ParticipantSpec) -> Result<(), EngineError> {
+        self.engine.handle_command(
+            self.now,
+            Command::AddParticipant {
+                call: self.call,
+                participant: ParticipantId(i as u64),
+                spec,
+            },
+        )?;
+        if let Some(j) = self.joined.get_mut(i) {
+            *j = true;
+        }
+        Ok(())
+    }
+
+    /// Removes client `i` from the call.
+    pub fn leave(&mut self, i: usize) -> Result<(), EngineError> {
+        self.engine.handle_command(
+            self.now,
+            Command::RemoveParticipant {
+                call: self.call,
+                participant: ParticipantId(i as u64),
+            },
+        )?;
+        if let Some(j) = self.joined.get_mut(i) {
+            *j = false;
+        }
+        Ok(())
+    }
+
+    /// Sends a raw datagram to the engine from `from` (for bad-input tests).
+    pub fn inject(&mut self, from: SocketAddr, data: &[u8]) {
+        let server = self.server;
+        self.net.send(self.now, from, server, data);
+    }
+
+    fn drain_engine(&mut self) {
+        while let Some(t) = self.engine.poll_transmit(&mut self.buf[..]) {
+            if let Some(b) = self.buf.get(..t.len) {
+                self.net.send(self.now, self.server, t.to, b);
+            }
+        }
+        while let Some(e) = self.engine.poll_event() {
+            if self.events.len() < self.events.capacity() {
+                self.events.push(e);
+            }
+        }
+    }
+
+    /// Advances virtual time by `d` in 1 ms steps; `on_frame(i, pcm)` sees every frame
+    /// client `i` plays.
+    pub fn run(&mut self, d: Duration, mut on_frame: impl FnMut(usize, &[i16; FRAME_SAMPLES])) {
+        let end = self.now + d;
+        let step = Duration::from_millis(1);
+        while self.now < end {
+            self.now += step;
+            let now = self.now;
+            let now_us = self.now_us();
+            // Clients send.
+            for i in 0..self.clients.len() {
+                let due = self.next_send.get(i).is_some_and(|t| *t <= now);
+                if !due {
+                    continue;
+                }
+                if let Some(t) = self.next_send.get_mut(i) {
+                    *t += Duration::from_millis(20);
+                }
+                if !self.joined.get(i).copied().unwrap_or(false) {
+                    continue;
+                }
+                let Some(c) = self.clients.get_mut(i) else {
+                    continue;
+                };
+                if let Some(len) = c.next_packet(&mut self.buf[..]) {
+                    let from = c.addr;
+                    if let Some(b) = self.buf.get(..len) {
+                        self.net.send(now, from, self.server, b);
+                    }
+                }
+                // Every 5 s, a receiver report.
+                if self.next_report.get(i).is_some_and(|t| *t <= now) {
+                    if let Some(t) = self.next_report.get_mut(i) {
+                        *t += Duration::from_secs(5);
+                    }
+                    if let Some(len) = c.report(now_us, &mut self.buf[..]) {
+                        let from = c.addr;
+                        if let Some(b) = self.buf.get(..len) {
+                            self.net.send(now, from, self.server, b);
+                        }
+                    }
+                }
+            }
+            // The network delivers.
+            while let Some((from, to, len)) = self.net.recv(now, &mut self.buf[..]) {
+                if to == self.server {
+                    if let Some(b) = self.buf.get_mut(..len) {
+                        self.engine.handle_datagram(now, from, b);
+                    }
+                    self.drain_engine();
+                } else if let Some(c) = self.clients.iter_mut().find(|c| c.addr == to) {
+                    if let Some(b) = self.buf.get_mut(..len) {
+                        c.receive(now_us, b);
+                    }
+                }
+            }
+            // The engine ticks.
+            if self.engine.poll_timeout().is_some_and(|t| t <= now) {
+                self.engine.handle_timeout(now);
+                self.drain_engine();
+            }
+            // Clients play.
+            for i in 0..self.clients.len() {
+                let due = self.next_play.get(i).is_some_and(|t| *t <= now);
+                if !due {
+                    continue;
+                }
+                if let Some(t) = self.next_play.get_mut(i) {
+                    *t += Duration::from_millis(20);
+                }
+                if let Some(c) = self.clients.get_mut(i) {
+                    if let Some(pcm) = c.play(now_us) {
+                        self.frames += 1;
+                        on_frame(i, pcm);
+                    }
+                }
+            }
+        }
+    }
+}
