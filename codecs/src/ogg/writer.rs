@@ -4,11 +4,17 @@ use std::io::Write;
 
 use super::{
     crc, packet_samples, write_tags, OggError, OpusHead, OpusTags, FLAG_BOS, FLAG_CONTINUED,
-    FLAG_EOS, MAX_PAGE_LEN, MAX_SEGMENTS, PAGE_HEADER_LEN,
+    FLAG_EOS, MAX_SEGMENTS, PAGE_HEADER_LEN,
 };
 
 /// Body size at which a page is emitted without waiting for [`OggOpusWriter::flush_page`].
 pub const DEFAULT_PAGE_TARGET: usize = 4096;
+
+/// Page body bytes reserved up front: twice the page target, so a page of typical
+/// packets never grows the buffer; a page of huge packets grows it once (up to
+/// [`MAX_PAGE_LEN`](super::MAX_PAGE_LEN)) and it stays grown. Keeps many open writers (one per recorded
+/// file) small.
+const INITIAL_BODY_CAPACITY: usize = 2 * DEFAULT_PAGE_TARGET;
 
 /// The granule position of a page on which no packet completes (RFC 3533 §6).
 const NO_GRANULE: u64 = u64::MAX;
@@ -70,8 +76,8 @@ impl<W: Write> OggOpusWriter<W> {
             pre_skip: head.pre_skip,
             lacing: [0; MAX_SEGMENTS],
             segments: 0,
-            body: Vec::with_capacity(MAX_PAGE_LEN),
-            page: Vec::with_capacity(MAX_PAGE_LEN),
+            body: Vec::with_capacity(INITIAL_BODY_CAPACITY),
+            page: Vec::with_capacity(PAGE_HEADER_LEN + MAX_SEGMENTS + INITIAL_BODY_CAPACITY),
             continued: false,
             in_headers: true,
             page_granule: NO_GRANULE,
