@@ -19,6 +19,9 @@ pub struct ThreadCpu {
     pub name: String,
     /// CPU time consumed so far (user + system).
     pub cpu: Duration,
+    /// Time spent runnable but waiting for a CPU (from `schedstat`; zero when the
+    /// kernel does not provide it).
+    pub runqueue_wait: Duration,
 }
 
 /// CPU time of thread `tid` of this process: `schedstat`'s on-CPU nanoseconds when the
@@ -35,6 +38,14 @@ pub fn thread_cpu(tid: u32) -> Option<Duration> {
     }
     let stat = fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
     stat_cpu(&stat)
+}
+
+/// Time thread `tid` spent runnable but not running (`schedstat`'s second field): how
+/// much the machine's other load delayed it.
+pub fn thread_runqueue_wait(tid: u32) -> Option<Duration> {
+    let s = fs::read_to_string(format!("/proc/self/task/{tid}/schedstat")).ok()?;
+    let ns = s.split_whitespace().nth(1)?.parse::<u64>().ok()?;
+    Some(Duration::from_nanos(ns))
 }
 
 /// utime + stime from the text of a `stat` file.
@@ -68,7 +79,13 @@ pub fn threads_named(prefix: &str) -> Vec<ThreadCpu> {
         let name = name.trim().to_string();
         if name.starts_with(prefix) {
             if let Some(cpu) = thread_cpu(tid) {
-                out.push(ThreadCpu { tid, name, cpu });
+                let runqueue_wait = thread_runqueue_wait(tid).unwrap_or_default();
+                out.push(ThreadCpu {
+                    tid,
+                    name,
+                    cpu,
+                    runqueue_wait,
+                });
             }
         }
     }

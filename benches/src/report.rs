@@ -79,6 +79,9 @@ pub struct ShardReport {
     pub cpu_secs: f64,
     /// CPU time / wall time (1.0 = one core fully used).
     pub cpu_share: f64,
+    /// Time the shard thread was runnable but waiting for a CPU / wall time: how much
+    /// other load on the machine held it back.
+    pub runqueue_wait_share: f64,
     /// The driver's own busy / (busy + idle) measure.
     pub busy_share: f64,
     /// Ticks run.
@@ -127,6 +130,10 @@ pub struct LoadgenReport {
     pub cpu_secs: f64,
     /// The same as a share of one core.
     pub cpu_share: f64,
+    /// CPU of the client threads, as a share of one core.
+    pub client_threads_cpu_share: f64,
+    /// Time the client threads waited for a CPU, as a share of wall time.
+    pub client_threads_runqueue_wait_share: f64,
     /// Sends more than 10 ms behind schedule (the load generator was overloaded).
     pub late_sends: u64,
     /// Largest send delay behind schedule, ms.
@@ -222,8 +229,8 @@ impl fmt::Display for Report {
         for s in &self.shards {
             writeln!(
                 f,
-                "  #{}: {} participants, {} calls; CPU {:.1} % of a core ({:.2} s; driver busy {:.1} %)",
-                s.shard, s.participants, s.calls, 100.0 * s.cpu_share, s.cpu_secs, 100.0 * s.busy_share
+                "  #{}: {} participants, {} calls; CPU {:.1} % of a core ({:.2} s; driver busy {:.1} %; waited for a CPU {:.1} % of the time)",
+                s.shard, s.participants, s.calls, 100.0 * s.cpu_share, s.cpu_secs, 100.0 * s.busy_share, 100.0 * s.runqueue_wait_share
             )?;
             writeln!(
                 f,
@@ -248,8 +255,8 @@ impl fmt::Display for Report {
         let l = &self.loadgen;
         writeln!(
             f,
-            "loadgen itself: CPU {:.1} % of a core ({:.2} s); late sends {}, max send delay {:.1} ms",
-            100.0 * l.cpu_share, l.cpu_secs, l.late_sends, l.max_send_delay_ms
+            "loadgen itself: CPU {:.1} % of a core ({:.2} s; client threads {:.1} %, waited for a CPU {:.1} %); late sends {}, max send delay {:.1} ms",
+            100.0 * l.cpu_share, l.cpu_secs, 100.0 * l.client_threads_cpu_share, 100.0 * l.client_threads_runqueue_wait_share, l.late_sends, l.max_send_delay_ms
         )?;
         for (name, k) in [("uplink", &self.uplink), ("downlink", &self.downlink)] {
             writeln!(
