@@ -128,3 +128,27 @@ fn a_full_disk_is_an_io_error_not_a_panic() {
     };
     assert_eq!(err, WavError::Io(std::io::ErrorKind::StorageFull));
 }
+
+#[test]
+fn writing_and_flushing_reuse_the_writers_buffers() {
+    #[global_allocator]
+    static A: talko_codecs::testing::CountingAlloc = talko_codecs::testing::CountingAlloc;
+    let mut disk = vec![0u8; 44 + 2 * 960 * 600];
+    let cursor = std::io::Cursor::new(&mut disk[..]);
+    let mut w = WavWriter::new(BufWriter::with_capacity(64 * 1024, cursor)).expect("new");
+    let pcm = ramp(960);
+    w.write_samples(&pcm).expect("warm-up");
+    w.flush().expect("flush");
+    let before = talko_codecs::testing::thread_counts();
+    for i in 1..500 {
+        w.write_samples(&pcm).expect("write");
+        if i % 50 == 0 {
+            w.flush().expect("flush");
+        }
+    }
+    assert_eq!(
+        talko_codecs::testing::thread_counts().since(before).allocs,
+        0
+    );
+    w.finish().expect("finish");
+}
