@@ -9,7 +9,7 @@
 //! nothing and encodes nothing. It must never allocate during a tick, read the clock,
 //! or touch another call.
 
-use talko_codecs::opus::codec::{Encoder, FRAME_SAMPLES, MAX_PACKET};
+use talko_codecs::opus::codec::{Encoder, OpusError, FRAME_SAMPLES, MAX_PACKET};
 use talko_codecs::rtp::RtpHeader;
 
 use crate::config::OpusSettings;
@@ -57,7 +57,7 @@ impl MixOut {
         };
         header
             .write(&[], &mut rtp[..])
-            .map_err(|_| EngineError::Opus(talko_codecs::opus::codec::OpusError::BadArg))?;
+            .map_err(|_| EngineError::Opus(OpusError::BadArg))?;
         Ok(MixOut {
             enc,
             limiter: Limiter::new(),
@@ -67,18 +67,23 @@ impl MixOut {
     }
 
     /// Limits and encodes `mix`; sets `len` (0 on failure or a DTX "nothing" frame).
-    fn encode(&mut self, mix: &[f32; FRAME_SAMPLES], pcm: &mut [i16; FRAME_SAMPLES]) {
+    fn encode(
+        &mut self,
+        mix: &[f32; FRAME_SAMPLES],
+        pcm: &mut [i16; FRAME_SAMPLES],
+    ) -> Result<(), OpusError> {
         self.limiter.process(mix, pcm);
         self.len = 0;
-        let Some(payload) = self.rtp.get_mut(HEADER_LEN..HEADER_LEN + MAX_PACKET) else {
-            return;
-        };
-        if let Ok(n) = self.enc.encode(pcm, payload) {
-            // With DTX, 1–2 bytes mean "no audio to send".
-            if n > 2 {
-                self.len = HEADER_LEN + n;
-            }
+        let payload = self
+            .rtp
+            .get_mut(HEADER_LEN..HEADER_LEN + MAX_PACKET)
+            .ok_or(OpusError::BufferTooSmall)?;
+        let n = self.enc.encode(pcm, payload)?;
+        // With DTX, 1–2 bytes mean "no audio to send".
+        if n > 2 {
+            self.len = HEADER_LEN + n;
         }
+        Ok(())
     }
 
     /// The packet encoded this tick, if any.
@@ -127,6 +132,8 @@ pub(crate) struct Call {
     pub ticks: u64,
     pub inject_panic: bool,
     pub recording: bool,
+    /// An encoder failure was reported (once per call).
+    pub encode_failed: bool,
 }
 
 impl Call {
@@ -140,6 +147,7 @@ impl Call {
             ticks: 0,
             inject_panic: false,
             recording: false,
+            encode_failed: false,
         }
     }
 
@@ -280,7 +288,10 @@ pub(crate) fn tick(call: &mut Call, ctx: TickCtx<'_>) {
         return;
     }
     // 4. One shared encode, and one mix-minus encode per speaker slot.
-    mixing.shared.encode(&mixing.mix, &mut mixing.shared_pcm);
+    let mut failed = mixing
+        .shared
+        .encode(&mixing.mix, &mut mixing.shared_pcm)
+        .err();
     work.encodes += 1;
     if let Some(rec) = recorder {
         // The recording gets the shared packet as sent (no extra encode) and its PCM.
@@ -305,11 +316,21 @@ pub(crate) fn tick(call: &mut Call, ctx: TickCtx<'_>) {
                 continue;
             }
             mix_minus(&mut mixing.scratch, &mixing.mix, &p.pcm, p.gain);
-            out.encode(&mixing.scratch, &mut mixing.pcm);
+            failed = failed.or(out.encode(&mixing.scratch, &mut mixing.pcm).err());
         } else {
-            out.encode(&mixing.mix, &mut mixing.pcm);
+            failed = failed.or(out.encode(&mixing.mix, &mut mixing.pcm).err());
         }
         work.encodes += 1;
+    }
+    if let Some(e) = failed {
+        // Reported once per call; the affected listeners get nothing this tick.
+        if !call.encode_failed {
+            call.encode_failed = true;
+            events.push(Event::Error {
+                call: Some(id),
+                error: EngineError::Opus(e),
+            });
+        }
     }
     // 5. Queue one send per listener with a latched address.
     let ts_offset = (tick_no as u32).wrapping_mul(FRAME_SAMPLES as u32);

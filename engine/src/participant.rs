@@ -18,7 +18,7 @@ use crate::events::{DropReason, EngineError, ParticipantStats};
 use crate::ids::ParticipantId;
 use crate::jitter::{Inserted, JitterBuffer, Playout};
 use crate::level::{dbov, TalkChange, Vad, STOP_DBOV};
-use crate::rtcp_stats::RxStats;
+use crate::rtcp_stats::{self, RxStats};
 
 /// Concealed frames after the last real one before the decoder goes quiet.
 const MAX_PLC_RUN: u8 = 5;
@@ -207,6 +207,39 @@ impl Participant {
             Inserted::Duplicate => Received::Dropped(DropReason::Duplicate),
             Inserted::TooLarge => Received::Dropped(DropReason::TooLarge),
         }
+    }
+
+    /// Receives one SRTCP datagram that carries this participant's SSRC: reports
+    /// become statistics (loss, jitter, RTT) and an SR's time is kept for our RR.
+    pub(crate) fn receive_rtcp(
+        &mut self,
+        now_us: i64,
+        from: SocketAddr,
+        datagram: &mut [u8],
+    ) -> Received {
+        if !self.source_allowed(from) {
+            return Received::Dropped(DropReason::WrongSource);
+        }
+        let len = match self.srtp_in.unprotect_rtcp(datagram) {
+            Ok(n) => n,
+            Err(e) => return Received::Dropped(srtp_drop(e)),
+        };
+        let latched = self.latch(from);
+        let plain = datagram.get(..len).unwrap_or_default();
+        let got =
+            rtcp_stats::read_report(talko_codecs::rtcp::packets(plain), self.ssrc_out, now_us);
+        if let Some(mid) = got.sr_ntp_mid {
+            self.last_sr = Some((mid, now_us));
+        }
+        if let Some((fraction, lost, jitter_ms)) = got.block {
+            self.stats.remote_fraction_lost = fraction;
+            self.stats.remote_lost = lost;
+            self.stats.remote_jitter_ms = jitter_ms;
+        }
+        if got.rtt_ms.is_some() {
+            self.stats.rtt_ms = got.rtt_ms;
+        }
+        Received::Stored { latched }
     }
 
     /// Runs one tick of playout: pulls a frame and decodes it (or rebuilds it with FEC,

@@ -10,8 +10,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use super::Engine;
 use crate::events::{DropReason, EndReason, Event};
 use crate::ice;
-use crate::participant::{srtp_drop, Received};
-use crate::rtcp_stats;
+use crate::participant::Received;
 
 impl Engine {
     pub(super) fn handle_rtp(&mut self, now_us: i64, from: SocketAddr, datagram: &mut [u8]) {
@@ -79,35 +78,18 @@ impl Engine {
             return;
         };
         let Some(Some(p)) = self.parts.get_mut(pslot as usize) else {
+            self.count_drop(None, DropReason::UnknownSsrc);
             return;
         };
-        if !p.source_allowed(from) {
-            self.count_drop(Some(pslot), DropReason::WrongSource);
-            return;
-        }
-        let len = match p.srtp_in.unprotect_rtcp(datagram) {
-            Ok(n) => n,
-            Err(e) => {
-                self.count_drop(Some(pslot), srtp_drop(e));
-                return;
+        let call_slot = p.call_slot;
+        match catch_unwind(AssertUnwindSafe(|| p.receive_rtcp(now_us, from, datagram))) {
+            Ok(Received::Stored { latched }) => {
+                if latched {
+                    self.media_started(pslot, from);
+                }
             }
-        };
-        let latched = p.latch(from);
-        let plain = datagram.get(..len).unwrap_or_default();
-        let got = rtcp_stats::read_report(talko_codecs::rtcp::packets(plain), p.ssrc_out, now_us);
-        if let Some(mid) = got.sr_ntp_mid {
-            p.last_sr = Some((mid, now_us));
-        }
-        if let Some((fraction, lost, jitter_ms)) = got.block {
-            p.stats.remote_fraction_lost = fraction;
-            p.stats.remote_lost = lost;
-            p.stats.remote_jitter_ms = jitter_ms;
-        }
-        if got.rtt_ms.is_some() {
-            p.stats.rtt_ms = got.rtt_ms;
-        }
-        if latched {
-            self.media_started(pslot, from);
+            Ok(Received::Dropped(reason)) => self.count_drop(Some(pslot), reason),
+            Err(_) => self.end_call(call_slot, EndReason::Panicked, now_us),
         }
     }
 
