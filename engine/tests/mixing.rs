@@ -72,3 +72,37 @@ fn ten_participants_each_hear_every_other_and_never_themselves() {
         }
     }
 }
+
+#[test]
+fn only_the_loudest_three_are_mixed_and_a_freed_slot_goes_to_the_next_loudest() {
+    use talko_engine::sim::ClientConfig;
+    let amplitudes = [8_000.0, 7_000.0, 6_000.0, 4_000.0, 2_500.0, 0.0];
+    let clients = (0..6).map(|i| {
+        let mut c = ClientConfig::new(i);
+        c.amplitude = amplitudes[i];
+        c
+    });
+    let mut h = Harness::with_clients(EngineConfig::default(), clients, 3).unwrap();
+    for i in 0..6 {
+        h.join(i).unwrap();
+        h.clients[i].talking = i < 3;
+    }
+    h.run(WARMUP, |_, _| {});
+    // The quieter two start later: they find every slot taken by clearly louder voices.
+    h.clients[3].talking = true;
+    h.clients[4].talking = true;
+    h.run(Duration::from_millis(500), |_, _| {});
+    let mut heard = Hearing::new(6);
+    let d = Duration::from_secs(2);
+    h.run(d, |i, pcm| heard.record(i, pcm));
+    heard.assert_heard(5, &[0, 1, 2], frames(d), "loudest three");
+    heard.assert_heard(3, &[0, 1, 2], frames(d), "a talker outside the three");
+    heard.assert_heard(0, &[1, 2], frames(d), "a selected speaker");
+    // The loudest stops: after the talk hangover its slot goes to the next loudest (3).
+    h.clients[0].talking = false;
+    h.run(Duration::from_millis(1_000), |_, _| {});
+    let mut heard = Hearing::new(6);
+    h.run(d, |i, pcm| heard.record(i, pcm));
+    heard.assert_heard(5, &[1, 2, 3], frames(d), "slot handed over");
+    heard.assert_heard(4, &[1, 2, 3], frames(d), "slot handed over");
+}
