@@ -578,3 +578,34 @@ fn build_report(
         targets,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_run_hears_every_talker_and_nobody_hears_themselves() {
+        let o = Options {
+            rooms: 2,
+            participants_per_room: 4,
+            talkers_per_room: 2,
+            duration_secs: 3,
+            warmup_secs: 1,
+            signal_secs: 4,
+            ..Options::default()
+        };
+        let r = run_embedded(&o, "test".into()).expect("run");
+        assert!(r.audio.pairs > 0);
+        assert_eq!(r.audio.pairs_heard, r.audio.pairs, "{:?}", r.audio);
+        assert_eq!(r.audio.self_heard_frames, 0);
+        assert_eq!(r.audio.decode_errors, 0);
+        assert_eq!(r.downlink.auth_failures, 0);
+        assert_eq!(r.uplink.auth_failures, 0);
+        assert!(r.uplink.sent > 1000, "{:?}", r.uplink);
+        assert!(r.downlink.received > 1000, "{:?}", r.downlink);
+        assert_eq!(r.events.get("media_started"), Some(&8));
+        assert_eq!(r.shards.len(), 1);
+        assert!(r.shards[0].ticks > 100);
+        assert!(r.latency.samples > 0, "{:?}", r.latency);
+    }
+}
