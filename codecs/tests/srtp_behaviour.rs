@@ -597,3 +597,10 @@ fn rtp_with_csrcs_extension_and_padding_round_trips_and_keeps_header_clear() {
         assert_eq!(unprotect(&mut rx, &protected).unwrap(), p);
     }
 }
+
+#[test]
+fn contexts_can_move_between_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<SrtpContext>();
+    assert_send_sync::<SrtpError>();
+}

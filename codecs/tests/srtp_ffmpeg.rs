@@ -55,6 +55,16 @@ fn bind_pair() -> (UdpSocket, UdpSocket) {
     panic!("no free pair of adjacent UDP ports on loopback");
 }
 
+/// Kills and reaps ffmpeg however the test ends (success, assertion, deadline).
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn ffmpeg_available() -> bool {
     match Command::new("ffmpeg")
         .arg("-version")
@@ -93,33 +103,35 @@ fn ffmpeg_srtp_opus_stream_is_unprotected_and_decodes_to_the_tone() {
         .unwrap();
     rtcp_sock.set_nonblocking(true).unwrap();
 
-    let mut child = Command::new("ffmpeg")
-        .args([
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-nostdin",
-            "-re",
-            "-f",
-            "lavfi",
-            "-i",
-        ])
-        .arg(format!("sine=frequency={TONE_HZ}:duration={TONE_SECONDS}"))
-        .args(["-c:a", "libopus", "-b:a", "64k", "-f", "rtp"])
-        .args([
-            "-srtp_out_suite",
-            "AES_CM_128_HMAC_SHA1_80",
-            "-srtp_out_params",
-        ])
-        .arg(base64(&master))
-        .arg(format!(
-            "srtp://127.0.0.1:{port}?rtcpport={}&pkt_size=1200",
-            port + 1
-        ))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn ffmpeg");
+    let mut child = Reaped(
+        Command::new("ffmpeg")
+            .args([
+                "-hide_banner",
+                "-loglevel",
+                "error",
+                "-nostdin",
+                "-re",
+                "-f",
+                "lavfi",
+                "-i",
+            ])
+            .arg(format!("sine=frequency={TONE_HZ}:duration={TONE_SECONDS}"))
+            .args(["-c:a", "libopus", "-b:a", "64k", "-f", "rtp"])
+            .args([
+                "-srtp_out_suite",
+                "AES_CM_128_HMAC_SHA1_80",
+                "-srtp_out_params",
+            ])
+            .arg(base64(&master))
+            .arg(format!(
+                "srtp://127.0.0.1:{port}?rtcpport={}&pkt_size=1200",
+                port + 1
+            ))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn ffmpeg"),
+    );
 
     let start = Instant::now();
     let mut decoder = opus::Decoder::new(48_000, opus::Channels::Mono).unwrap();
@@ -130,13 +142,12 @@ fn ffmpeg_srtp_opus_stream_is_unprotected_and_decodes_to_the_tone() {
     let mut buf = [0u8; 2048];
     loop {
         if start.elapsed() > DEADLINE {
-            let _ = child.kill();
             panic!("ffmpeg exchange exceeded {DEADLINE:?}");
         }
         if exited_at.is_none() {
-            if let Some(status) = child.try_wait().unwrap() {
+            if let Some(status) = child.0.try_wait().unwrap() {
                 let mut err = String::new();
-                if let Some(mut e) = child.stderr.take() {
+                if let Some(mut e) = child.0.stderr.take() {
                     let _ = std::io::Read::read_to_string(&mut e, &mut err);
                 }
                 assert!(status.success(), "ffmpeg failed: {status}: {err}");

@@ -127,22 +127,26 @@ impl CmTransform {
         ssrc: u32,
         index: u64,
     ) -> Result<(), SrtpError> {
+        // Every length is checked before the first byte is written.
         let (body, tag_out) = pkt
             .split_at_mut_checked(len)
             .ok_or(SrtpError::BufferTooSmall)?;
-        let payload = body.get_mut(hdr_len..).ok_or(SrtpError::Malformed)?;
-        self.rtp
-            .cipher
-            .apply_keystream(self.rtp.iv(ssrc, index), payload);
-        let roc = ((index >> 16) as u32).to_be_bytes();
-        let tag = self.rtp.tag(body, &roc);
-        let tag = tag
-            .get(..self.rtp_tag_len)
-            .ok_or(SrtpError::BufferTooSmall)?;
-        if tag_out.len() != tag.len() {
+        if tag_out.len() != self.rtp_tag_len {
             return Err(SrtpError::BufferTooSmall);
         }
-        tag_out.copy_from_slice(tag);
+        if hdr_len > body.len() {
+            return Err(SrtpError::Malformed);
+        }
+        if let Some(payload) = body.get_mut(hdr_len..) {
+            self.rtp
+                .cipher
+                .apply_keystream(self.rtp.iv(ssrc, index), payload);
+        }
+        let roc = ((index >> 16) as u32).to_be_bytes();
+        let tag = self.rtp.tag(body, &roc);
+        for (out, t) in tag_out.iter_mut().zip(tag.iter()) {
+            *out = *t;
+        }
         Ok(())
     }
 
@@ -184,25 +188,29 @@ impl CmTransform {
         ssrc: u32,
         index: u32,
     ) -> Result<(), SrtpError> {
+        // Every length is checked before the first byte is written.
         let (body, trailer) = pkt
             .split_at_mut_checked(len)
             .ok_or(SrtpError::BufferTooSmall)?;
-        let payload = body.get_mut(8..).ok_or(SrtpError::TooShort)?;
-        self.rtcp
-            .cipher
-            .apply_keystream(self.rtcp.iv(ssrc, index as u64), payload);
         let (e_index, tag_out) = trailer
             .split_at_mut_checked(4)
             .ok_or(SrtpError::BufferTooSmall)?;
-        e_index.copy_from_slice(&(index | 0x8000_0000).to_be_bytes());
-        let tag = self.rtcp.tag(body, e_index);
-        let tag = tag
-            .get(..self.rtcp_tag_len)
-            .ok_or(SrtpError::BufferTooSmall)?;
-        if tag_out.len() != tag.len() {
+        if tag_out.len() != self.rtcp_tag_len {
             return Err(SrtpError::BufferTooSmall);
         }
-        tag_out.copy_from_slice(tag);
+        if body.len() < 8 {
+            return Err(SrtpError::TooShort);
+        }
+        if let Some(payload) = body.get_mut(8..) {
+            self.rtcp
+                .cipher
+                .apply_keystream(self.rtcp.iv(ssrc, index as u64), payload);
+        }
+        e_index.copy_from_slice(&(index | 0x8000_0000).to_be_bytes());
+        let tag = self.rtcp.tag(body, e_index);
+        for (out, t) in tag_out.iter_mut().zip(tag.iter()) {
+            *out = *t;
+        }
         Ok(())
     }
 

@@ -76,7 +76,8 @@ impl GcmKeys {
             Aead::Aes128(c) => c.encrypt_in_place_detached(nonce, aad, data),
             Aead::Aes256(c) => c.encrypt_in_place_detached(nonce, aad, data),
         }
-        .map_err(|_| SrtpError::TooShort)
+        // Only a packet over GCM's 2^36-byte limit fails, before anything is written.
+        .map_err(|_| SrtpError::Malformed)
     }
 
     fn open(
@@ -193,18 +194,19 @@ impl GcmTransform {
         ssrc: u32,
         index: u64,
     ) -> Result<(), SrtpError> {
+        // Every length is checked before the first byte is written.
         let (body, tag_out) = pkt
             .split_at_mut_checked(len)
             .ok_or(SrtpError::BufferTooSmall)?;
+        if tag_out.len() != TAG_LEN {
+            return Err(SrtpError::BufferTooSmall);
+        }
         let (header, payload) = body
             .split_at_mut_checked(hdr_len)
             .ok_or(SrtpError::Malformed)?;
         let tag = self
             .rtp
             .seal(&rtp_iv(&self.rtp.salt, ssrc, index), header, payload)?;
-        if tag_out.len() != TAG_LEN {
-            return Err(SrtpError::BufferTooSmall);
-        }
         tag_out.copy_from_slice(&tag);
         Ok(())
     }
@@ -245,9 +247,16 @@ impl GcmTransform {
         index: u32,
     ) -> Result<(), SrtpError> {
         let e_index = (index | 0x8000_0000).to_be_bytes();
+        // Every length is checked before the first byte is written.
         let (body, trailer) = pkt
             .split_at_mut_checked(len)
             .ok_or(SrtpError::BufferTooSmall)?;
+        let (tag_out, e_out) = trailer
+            .split_at_mut_checked(TAG_LEN)
+            .ok_or(SrtpError::BufferTooSmall)?;
+        if e_out.len() != 4 {
+            return Err(SrtpError::BufferTooSmall);
+        }
         let (header, payload) = body.split_at_mut_checked(8).ok_or(SrtpError::TooShort)?;
         let mut aad = [0u8; 12];
         aad[..8].copy_from_slice(header);
@@ -255,12 +264,6 @@ impl GcmTransform {
         let tag = self
             .rtcp
             .seal(&rtcp_iv(&self.rtcp.salt, ssrc, index), &aad, payload)?;
-        let (tag_out, e_out) = trailer
-            .split_at_mut_checked(TAG_LEN)
-            .ok_or(SrtpError::BufferTooSmall)?;
-        if e_out.len() != 4 {
-            return Err(SrtpError::BufferTooSmall);
-        }
         tag_out.copy_from_slice(&tag);
         e_out.copy_from_slice(&e_index);
         Ok(())
