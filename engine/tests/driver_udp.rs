@@ -217,3 +217,50 @@ fn garbage_datagrams_are_counted_drops_and_the_shard_goes_on() {
     );
     assert!(a.frames_with(1800.0, 25) > 20, "the call still works");
 }
+
+#[test]
+fn calls_are_placed_on_the_least_loaded_shard_and_forgotten_when_ended() {
+    let handle = start(2);
+    let a = handle.place_call(CallId(1));
+    let b = handle.place_call(CallId(2));
+    assert_ne!(a, b, "the second call goes to the empty shard");
+    let c = handle.place_call(CallId(3));
+    assert_eq!(handle.shard_of(CallId(3)), Some(c));
+    for (call, shard) in [(1, a), (2, b), (3, c)] {
+        handle
+            .command(shard, Command::CreateCall { call: CallId(call) })
+            .expect("create");
+    }
+    // End a call on the shard that does not hold call 3: it becomes the lighter one.
+    let (ended, shard) = if c == a { (2, b) } else { (1, a) };
+    handle
+        .command(
+            shard,
+            Command::EndCall {
+                call: CallId(ended),
+            },
+        )
+        .expect("end");
+    assert_eq!(handle.shard_of(CallId(ended)), None);
+    assert_eq!(handle.place_call(CallId(4)), shard);
+    handle.forget_call(CallId(4));
+    assert_eq!(handle.shard_of(CallId(4)), None);
+    wait_for(&handle, "the commands", |s| s.commands >= 2);
+    let remaining = handle.shutdown();
+    let ended_on_shutdown = remaining
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.event,
+                Event::CallEnded {
+                    reason: EndReason::Ended,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(
+        ended_on_shutdown, 3,
+        "calls 1 or 2, and 3, end; 4 was never created"
+    );
+}

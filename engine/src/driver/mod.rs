@@ -230,14 +230,20 @@ impl EngineHandle {
         }
         s.waker.wake().map_err(|_| DriverError::ShardStopped)?;
         if let Some(call) = ended {
-            let mut placement = self.placement.lock().unwrap_or_else(|e| e.into_inner());
-            if placement.remove(&call).is_some() {
-                if let Some(placed) = self.shards.get(shard) {
-                    placed.calls.fetch_sub(1, Ordering::Relaxed);
-                }
-            }
+            self.forget_call(call);
         }
         Ok(())
+    }
+
+    /// Forgets where `call` was placed (done by `EndCall`; call it for a call that ended
+    /// by itself, e.g. [`Event::CallEnded`] with `EndReason::Panicked`).
+    pub fn forget_call(&self, call: CallId) {
+        let mut placement = self.placement.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(shard) = placement.remove(&call) {
+            if let Some(s) = self.shards.get(shard) {
+                s.calls.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
     }
 
     /// The events of every shard (one reader at a time: the receiver is behind a lock,
