@@ -6,8 +6,9 @@
 //! release, followed by a saturating conversion as a last guard. It must never allocate
 //! or keep more than one gain value of state.
 
-/// The highest output magnitude the limiter aims for (about −0.9 dBFS).
-pub const CEILING: f32 = 29_500.0;
+/// The highest output magnitude the limiter aims for (about −1.7 dBFS, leaving room
+/// for the overshoot of lossy coding so decoders do not clip).
+pub const CEILING: f32 = 27_000.0;
 /// Per-sample release towards unity gain (about 50 ms at 48 kHz).
 const RELEASE: f32 = 1.0 / 2_400.0;
 

@@ -106,3 +106,46 @@ fn only_the_loudest_three_are_mixed_and_a_freed_slot_goes_to_the_next_loudest() 
     heard.assert_heard(5, &[1, 2, 3], frames(d), "slot handed over");
     heard.assert_heard(4, &[1, 2, 3], frames(d), "slot handed over");
 }
+
+#[test]
+fn three_full_scale_talkers_are_limited_not_clipped_or_wrapped() {
+    use talko_engine::sim::{tone_amplitude, tone_of, ClientConfig};
+    let clients = (0..4).map(|i| {
+        let mut c = ClientConfig::new(i);
+        c.amplitude = if i < 3 { 30_000.0 } else { 0.0 };
+        c
+    });
+    let mut h = Harness::with_clients(EngineConfig::default(), clients, 4).unwrap();
+    for i in 0..4 {
+        h.join(i).unwrap();
+        h.clients[i].talking = i < 3;
+    }
+    h.run(Duration::from_secs(1), |_, _| {});
+    let mut max_jump = 0i32;
+    let mut peak = 0i32;
+    let mut amps = [0f32; 3];
+    let mut n = 0;
+    h.run(Duration::from_secs(2), |i, pcm| {
+        if i != 3 {
+            return;
+        }
+        n += 1;
+        for w in pcm.windows(2) {
+            max_jump = max_jump.max((i32::from(w[1]) - i32::from(w[0])).abs());
+        }
+        peak = peak.max(pcm.iter().map(|&s| i32::from(s).abs()).max().unwrap_or(0));
+        for (t, a) in amps.iter_mut().enumerate() {
+            *a += tone_amplitude(pcm, tone_of(t)) / 100.0;
+        }
+    });
+    assert!(n >= 95);
+    // The sum of three full-scale tones would be ~90000: limited to the ceiling.
+    assert!(peak < 32_767 && peak > 20_000, "peak {peak}");
+    // A wrap-around would jump by tens of thousands between samples; a tone mix at
+    // these frequencies moves at most ~6000 per sample.
+    assert!(max_jump < 12_000, "jump of {max_jump} between samples");
+    // All three voices are still there, at similar levels.
+    for a in amps {
+        assert!(a > 4_000.0, "{amps:?}");
+    }
+}
