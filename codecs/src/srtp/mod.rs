@@ -23,6 +23,27 @@
 //! because it would reuse a keystream; retransmit the already protected bytes instead.
 //!
 //! MKI and key derivation rates other than 0 are not supported (WebRTC uses neither).
+//!
+//! ```
+//! use talko_codecs::srtp::{Direction, DtlsRole, SrtpConfig, SrtpContext, SrtpProfile, MAX_TAG_LEN};
+//!
+//! let profile = SrtpProfile::from_dtls_id(0x0007).unwrap(); // negotiated by DTLS-SRTP
+//! let material = [7u8; 56]; // DTLS exporter output, profile.keying_material_len() bytes
+//! let config = SrtpConfig::default();
+//! let mut send = SrtpContext::from_dtls_keying_material(
+//!     profile, &material, DtlsRole::Server, Direction::Outbound, config)?;
+//! let mut peer_recv = SrtpContext::from_dtls_keying_material(
+//!     profile, &material, DtlsRole::Client, Direction::Inbound, config)?;
+//!
+//! let mut buf = [0u8; 1500];
+//! let rtp = [0x80, 111, 0, 1, 0, 0, 0, 0, 0, 0, 0, 42, 0xde, 0xad];
+//! buf[..rtp.len()].copy_from_slice(&rtp);
+//! let protected_len = send.protect_rtp(&mut buf, rtp.len())?; // room: MAX_TAG_LEN
+//! assert!(protected_len <= rtp.len() + MAX_TAG_LEN);
+//! let plain_len = peer_recv.unprotect_rtp(&mut buf[..protected_len])?;
+//! assert_eq!(&buf[..plain_len], &rtp);
+//! # Ok::<(), talko_codecs::srtp::SrtpError>(())
+//! ```
 
 mod cm;
 mod context;
