@@ -11,6 +11,15 @@
 //! output), `call` (one call's tick), `participant` (receive path, decode), [`jitter`],
 //! [`mixer`], [`limiter`], [`level`], `ice`, `rtcp_stats`, `tx`, and the hidden [`sim`]
 //! (virtual network and simulated clients, for tests, load generation and benchmarks).
+//!
+//! Additions to the shared API contract: [`Engine::work_counters`] ([`WorkCounters`]:
+//! ticks, missed ticks, decodes, encodes, packets out), [`Engine::participant_stats`],
+//! [`Engine::call_count`], [`Engine::participant_count`], [`Engine::ticks`] and
+//! [`Engine::missed_ticks`]; [`EngineError::NoRecorder`] for `StartRecording` without
+//! [`Engine::set_recorder`]; [`DropReason::Late`], [`DropReason::Duplicate`] and
+//! [`DropReason::QueueFull`] beside the contract's reasons. `Command` is `Clone` (not
+//! `Copy`: it carries keys); `Event` and [`ParticipantStats`] are `Copy`. `SrtpKeys` and
+//! `IceCredentials` never print their secrets in `Debug`.
 
 pub mod config;
 pub mod driver;

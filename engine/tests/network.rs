@@ -188,6 +188,22 @@ fn dtx_senders_take_turns_without_loss_being_reported() {
         assert_eq!(s.lost_in, 0, "DTX gaps are not loss");
         assert!(s.plc_frames < 20, "{} concealed frames", s.plc_frames);
     }
+    // Each client started and stopped talking twice (rounds k and k + 3).
+    for i in 0..3u64 {
+        let count = |want: fn(&Event) -> bool| {
+            h.events
+                .iter()
+                .filter(|e| want(e))
+                .filter(|e| match e {
+                    Event::TalkingStarted { participant, .. }
+                    | Event::TalkingStopped { participant, .. } => participant.0 == i,
+                    _ => false,
+                })
+                .count()
+        };
+        assert_eq!(count(|e| matches!(e, Event::TalkingStarted { .. })), 2);
+        assert!(count(|e| matches!(e, Event::TalkingStopped { .. })) >= 1);
+    }
     let sent: u64 = h.clients.iter().map(|c| c.stats.sent).sum();
     assert!(
         sent < 3 * 450 / 2,

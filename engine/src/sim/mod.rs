@@ -4,7 +4,7 @@
 //! the benchmarks. This module owns:
 //! - [`SimClient`]: a real client's media logic — Opus-encodes a tone (or silence),
 //!   writes RTP with an RFC 6464 level, SRTP-protects, and on the way back unprotects,
-//!   buffers (with the engine's own [`JitterBuffer`]), decodes with FEC/PLC and measures
+//!   buffers (with the engine's own [`crate::jitter::JitterBuffer`]), decodes with FEC/PLC and measures
 //!   what it hears with [`tone_amplitude`] (Goertzel). It is transport-agnostic: it reads
 //!   and writes byte buffers, so the same client runs over the virtual network or UDP.
 //! - [`SimNet`]: an in-process network on a virtual clock with loss, jitter (hence
