@@ -86,8 +86,10 @@ pub struct ShardReport {
     pub busy_share: f64,
     /// Ticks run.
     pub ticks: u64,
-    /// Ticks missed (woke a whole tick late or more).
+    /// Ticks missed: run after their 20 ms slot had passed, or skipped.
     pub missed_ticks: u64,
+    /// Of those, ticks the engine skipped outright (more than 3 behind).
+    pub skipped_ticks: u64,
     /// Tick processing time, µs.
     pub tick_p50_us: f64,
     /// Tick processing time, µs.
@@ -234,8 +236,8 @@ impl fmt::Display for Report {
             )?;
             writeln!(
                 f,
-                "      ticks {} (missed {}), tick time p50 {:.0} µs  p99 {:.0} µs  max {:.0} µs",
-                s.ticks, s.missed_ticks, s.tick_p50_us, s.tick_p99_us, s.tick_max_us
+                "      ticks {} (missed {}, of which skipped {}), tick time p50 {:.0} µs  p99 {:.0} µs  max {:.0} µs",
+                s.ticks, s.missed_ticks, s.skipped_ticks, s.tick_p50_us, s.tick_p99_us, s.tick_max_us
             )?;
             writeln!(
                 f,

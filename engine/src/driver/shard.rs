@@ -31,6 +31,8 @@ const MAX_RECV_ERRORS: usize = 64;
 /// Receive buffer: larger than any datagram the engine accepts, so oversized input is
 /// seen (and dropped by the engine) rather than silently truncated to a valid size.
 const RECV_BUF: usize = 2048;
+/// Ticks a late shard runs one by one before it lets the engine skip ahead.
+const MAX_CATCH_UP: u32 = 3;
 /// How often the counters are copied to the shared snapshot while the shard is busy.
 const PUBLISH_EVERY: Duration = Duration::from_millis(100);
 
@@ -234,24 +236,35 @@ fn receive_all(recv_buf: &mut [u8], engine: &mut Engine, io: &mut Io<'_>, tick: 
     }
 }
 
-/// Runs the engine's tick when its deadline has passed, timing it.
+/// Runs every due tick, one at a time, sending each tick's output before the next one
+/// runs (so a late shard delivers late media instead of overwriting it), and times each.
+/// When the shard is more than [`MAX_CATCH_UP`] ticks behind, the engine is handed the
+/// real time and skips ahead itself (counted in its skipped ticks).
 fn run_due_tick(engine: &mut Engine, io: &mut Io<'_>, tick: Duration) {
-    let Some(deadline) = engine.poll_timeout() else {
-        return;
-    };
-    let start = now();
-    if start < deadline {
-        return;
+    let tick = tick.max(Duration::from_millis(1));
+    while let Some(deadline) = engine.poll_timeout() {
+        let start = now();
+        if start < deadline {
+            return;
+        }
+        let late = start.saturating_duration_since(deadline);
+        io.counters.tick_lateness.record_duration(late);
+        if late >= tick {
+            // This tick's 20 ms slot had already passed when it ran.
+            io.counters.missed_ticks += 1;
+        }
+        let at = if late >= tick * MAX_CATCH_UP {
+            start
+        } else {
+            deadline
+        };
+        engine.handle_timeout(at);
+        io.flush(engine);
+        io.counters
+            .tick_time
+            .record_duration(now().saturating_duration_since(start));
+        if at == start {
+            return;
+        }
     }
-    let late = start.saturating_duration_since(deadline);
-    io.counters.tick_lateness.record_duration(late);
-    if !tick.is_zero() {
-        let missed = late.as_nanos() / tick.as_nanos();
-        io.counters.missed_ticks += u64::try_from(missed).unwrap_or(u64::MAX);
-    }
-    engine.handle_timeout(start);
-    io.flush(engine);
-    io.counters
-        .tick_time
-        .record_duration(now().saturating_duration_since(start));
 }

@@ -49,8 +49,9 @@ pub struct ShardStats {
     pub addr: SocketAddr,
     /// Mixer ticks the engine ran.
     pub ticks: u64,
-    /// Tick deadlines missed: whole tick periods by which the shard woke late for a tick
-    /// (0 when every tick ran within its 20 ms slot).
+    /// Ticks that ran after their 20 ms slot had passed (woke a whole period late or
+    /// more); 0 when every tick ran on time. Ticks skipped outright are counted in
+    /// `skipped_ticks`, not here.
     pub missed_ticks: u64,
     /// Ticks the engine skipped outright because it was too far behind to catch up.
     pub skipped_ticks: u64,
