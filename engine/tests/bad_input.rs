@@ -263,3 +263,44 @@ fn the_whole_bad_input_catalogue_leaves_a_live_call_unaffected() {
         assert_eq!(c.stats.rejected, 0);
     }
 }
+
+mod mutated {
+    use super::*;
+    use proptest::prelude::*;
+    use talko_engine::{CallId, Command, Engine, ParticipantId};
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        /// Any corruption of an authentic packet (bit flips anywhere, truncation or
+        /// extension) is a counted drop, never a panic, an event or an accepted packet.
+        #[test]
+        fn corrupted_authentic_packets_are_always_counted_drops(
+            flips in proptest::collection::vec((any::<prop::sample::Index>(), 1u8..=255), 1..6),
+            cut in 0usize..4,
+            extra in proptest::collection::vec(any::<u8>(), 0..3),
+        ) {
+            let start = Harness::new(EngineConfig::default(), 0, 1).unwrap().now;
+            let mut e = Engine::new(EngineConfig::default());
+            e.handle_command(start, Command::CreateCall { call: CallId(1) }).unwrap();
+            let mut c = SimClient::new(ClientConfig::new(0)).unwrap();
+            e.handle_command(start, Command::AddParticipant {
+                call: CallId(1),
+                participant: ParticipantId(0),
+                spec: c.spec(None),
+            }).unwrap();
+            let original = packet(&mut c);
+            let mut p = original.clone();
+            for (at, x) in &flips {
+                let i = at.index(p.len());
+                p[i] ^= x;
+            }
+            p.truncate(p.len() - cut);
+            p.extend_from_slice(&extra);
+            // Two flips of one byte can cancel out.
+            prop_assume!(p != original);
+            e.handle_datagram(start, c.addr, &mut p);
+            prop_assert_eq!(e.drop_counters().total(), 1);
+            prop_assert!(e.poll_event().is_none());
+        }
+    }
+}
