@@ -36,6 +36,8 @@ pub enum DisconnectReason {
     SlowConsumer,
     /// The same device connected again; the newer connection wins.
     Replaced,
+    /// Messages from other nodes may have been lost: resume from the cursor.
+    Resync,
 }
 
 impl DisconnectReason {
@@ -44,6 +46,7 @@ impl DisconnectReason {
         match self {
             Self::SlowConsumer => "slow_consumer",
             Self::Replaced => "replaced",
+            Self::Resync => "resync",
         }
     }
 }
@@ -53,6 +56,7 @@ impl fmt::Display for DisconnectReason {
         f.write_str(match self {
             Self::SlowConsumer => "the device did not keep up with its messages",
             Self::Replaced => "the device opened a newer connection",
+            Self::Resync => "cross-node delivery was interrupted; resume from the cursor",
         })
     }
 }
@@ -72,6 +76,9 @@ struct Inner {
     next_id: AtomicU64,
     slow_disconnects: AtomicU64,
     config: HubConfig,
+    /// Where messages for other nodes go (see `super::fanout`).
+    remote: OnceLock<mpsc::Sender<(Uuid, LiveMessage)>>,
+    remote_drops: AtomicU64,
 }
 
 impl Inner {
@@ -143,10 +150,21 @@ impl Hub {
         }
     }
 
-    /// Hands `message` to every connected device of `account`, without waiting.
-    /// Returns the number of devices it was queued for. Devices whose queue is full
-    /// are disconnected ([`DisconnectReason::SlowConsumer`]).
+    /// Hands `message` to every connected device of `account`, without waiting, on
+    /// this node and (when a fan-out is attached) on every other node. Returns the
+    /// number of local devices it was queued for. Devices whose queue is full are
+    /// disconnected ([`DisconnectReason::SlowConsumer`]).
     pub fn publish(&self, account: Uuid, message: &LiveMessage) -> usize {
+        if let Some(remote) = self.inner.remote.get() {
+            if remote.try_send((account, message.clone())).is_err() {
+                self.inner.remote_drops.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.deliver_local(account, message)
+    }
+
+    /// [`Hub::publish`] to this node's devices only (for messages from other nodes).
+    pub fn deliver_local(&self, account: Uuid, message: &LiveMessage) -> usize {
         let mut accounts = self.inner.accounts();
         let Some(conns) = accounts.get_mut(&account) else {
             return 0;
@@ -174,6 +192,25 @@ impl Hub {
     /// [`Hub::publish`] to each of `accounts`; returns the total number of devices.
     pub fn publish_to(&self, accounts: &[Uuid], message: &LiveMessage) -> usize {
         accounts.iter().map(|a| self.publish(*a, message)).sum()
+    }
+
+    /// Ends every subscription on this node with `reason`.
+    pub fn disconnect_all(&self, reason: DisconnectReason) {
+        let mut accounts = self.inner.accounts();
+        for conn in accounts.values().flatten() {
+            let _ = conn.reason.set(reason);
+        }
+        accounts.clear();
+    }
+
+    /// Attaches the queue of a cross-node fan-out; false if one is attached already.
+    pub(crate) fn attach_remote(&self, tx: mpsc::Sender<(Uuid, LiveMessage)>) -> bool {
+        self.inner.remote.set(tx).is_ok()
+    }
+
+    /// Messages not handed to the cross-node fan-out because its queue was full.
+    pub fn remote_drops(&self) -> u64 {
+        self.inner.remote_drops.load(Ordering::Relaxed)
     }
 
     /// How many devices of `account` are connected.

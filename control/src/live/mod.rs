@@ -10,6 +10,7 @@
 //! - [`presence`]: one owner task (actor) per online account holding its connection
 //!   presence, availability and call role; expiry and idleness are the actor's own
 //!   timers; group members receive coalesced transitions through the hub.
+//! - [`fanout`]: optional cross-node delivery through Redis pub/sub.
 //! - [`ws`]: the WebSocket session of one device: replay from a cursor through a
 //!   [`NotificationSource`], then live messages, de-duplicated across the switch.
 //!
@@ -24,12 +25,15 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use serde::Deserialize as _;
 use uuid::Uuid;
 
+pub mod fanout;
 pub mod hub;
 pub mod presence;
 pub mod ws;
 
+pub use fanout::{FanoutConfig, FanoutError, RedisFanout};
 pub use hub::{DisconnectReason, Hub, HubConfig, Subscription};
 pub use presence::{
     Audience, Availability, CallRole, Presence, PresenceConfig, PresenceEvent, PresenceHandle,
@@ -73,7 +77,12 @@ impl LiveMessage {
     /// `{"type":"notification","cursor":"…","notification":{…}}` or
     /// `{"type":"presence","account":"…","state":{…}}`.
     pub fn to_json(&self) -> String {
-        let value = match self {
+        self.to_value().to_string()
+    }
+
+    /// [`LiveMessage::to_json`] as a JSON value.
+    pub fn to_value(&self) -> serde_json::Value {
+        match self {
             Self::Notification {
                 cursor,
                 notification,
@@ -87,8 +96,22 @@ impl LiveMessage {
                 "account": account,
                 "state": state,
             }),
-        };
-        value.to_string()
+        }
+    }
+
+    /// Parses what [`LiveMessage::to_value`] produced; `None` for anything else.
+    pub fn from_value(value: &serde_json::Value) -> Option<Self> {
+        match value.get("type")?.as_str()? {
+            "notification" => Some(Self::Notification {
+                cursor: Arc::from(value.get("cursor")?.as_str()?),
+                notification: Arc::new(value.get("notification")?.clone()),
+            }),
+            "presence" => Some(Self::Presence {
+                account: Uuid::parse_str(value.get("account")?.as_str()?).ok()?,
+                state: PresenceState::deserialize(value.get("state")?).ok()?,
+            }),
+            _ => None,
+        }
     }
 }
 
