@@ -260,3 +260,42 @@ fn shutdown_finishes_recordings_still_running() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_call_recorded_twice_gets_a_second_file_and_never_overwrites_the_first() {
+    let dir = scratch("restart");
+    let rec = Recorder::spawn(config(&dir)).expect("spawn");
+    let mut feed = rec.feed();
+    let spec = RecordingSpec {
+        mix_ogg: true,
+        ..RecordingSpec::default()
+    };
+    feed.start(4, &spec, 0);
+    for tick in 0..50u64 {
+        feed.mix_frame(4, tick, None, None);
+    }
+    feed.stop(4, 50);
+    feed.start(4, &spec, 100);
+    for tick in 100..125u64 {
+        feed.mix_frame(4, tick, None, None);
+    }
+    feed.stop(4, 125);
+    let mut seen = Vec::new();
+    wait_events(rec.events(), &mut seen, Duration::from_secs(10), |s| {
+        count_finished(s) == 2
+    });
+    let files: Vec<(std::path::PathBuf, Duration)> = seen
+        .iter()
+        .filter_map(|e| match e {
+            RecordingEvent::Finished { path, duration, .. } => Some((path.clone(), *duration)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(files[0].0, dir.join("call-4.opus"));
+    assert_eq!(files[1].0, dir.join("call-4-1.opus"));
+    assert_eq!(files[0].1, Duration::from_micros(1_000_000 - 6_500));
+    assert_eq!(files[1].1, Duration::from_micros(500_000 - 6_500));
+    drop(feed);
+    rec.shutdown();
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -4,7 +4,7 @@
 //! (`try_recv` on the feed's free list), is filled, and goes into the shared ring
 //! (`try_send`); the recorder thread writes it out and sends it back to its home pool.
 //! An atomic counter caps the frames in the ring at `ring_capacity`, so the ring always
-//! has [`CONTROL_RESERVE`] slots for start/stop messages. Nothing here blocks; nothing
+//! has [`CONTROL_RESERVE`](super::CONTROL_RESERVE) slots for start/stop messages. Nothing here blocks; nothing
 //! allocates except `start` (which clones the spec) and the rare queueing of a control
 //! message behind a full ring.
 
