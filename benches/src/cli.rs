@@ -67,6 +67,8 @@ pub struct Options {
     pub audio_level: bool,
     /// SRTP suite.
     pub profile: Profile,
+    /// The engine jitter buffer's minimum target, ms (`None`: the engine's default).
+    pub jitter_min_ms: Option<u64>,
     /// Seed of every random choice.
     pub seed: u64,
     /// Print the report as JSON.
@@ -93,6 +95,7 @@ impl Default for Options {
             bitrate: 32_000,
             audio_level: true,
             profile: Profile::AesCm80,
+            jitter_min_ms: None,
             seed: 1,
             json: false,
         }
@@ -150,6 +153,7 @@ usage: loadgen [options]
   --bitrate BPS                  client Opus bitrate (default 32000)
   --no-audio-level               do not send the RFC 6464 audio-level extension
   --profile aes-cm-80|gcm-128    SRTP suite (default aes-cm-80)
+  --jitter-min-ms N              engine jitter-buffer minimum target, 0..=200 (default: the engine's)
   --seed N                       seed of every random choice (default 1)
   --json                         print the report as JSON
 ";
@@ -276,6 +280,14 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, CliError
                     Some(_) => return Err(CliError::BadValue("--profile")),
                     None => return Err(CliError::MissingValue("--profile")),
                 }
+            }
+            "--jitter-min-ms" => {
+                o.jitter_min_ms = Some(bounded(
+                    "--jitter-min-ms",
+                    number("--jitter-min-ms", args.next())?,
+                    0,
+                    200,
+                )?)
             }
             "--seed" => o.seed = number("--seed", args.next())?,
             "--json" => o.json = true,

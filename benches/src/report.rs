@@ -62,6 +62,8 @@ pub struct ConfigReport {
     pub signal: String,
     /// SRTP suite.
     pub srtp: String,
+    /// The engine jitter buffer's minimum target, ms.
+    pub engine_jitter_min_ms: u64,
     /// Cores the machine has.
     pub machine_cores: usize,
 }
@@ -187,6 +189,12 @@ pub struct LatencyReport {
     pub p99_ms: f64,
     /// Maximum, ms.
     pub max_ms: f64,
+    /// Talk-start delay samples (burst onset to first heard; includes talk detection).
+    pub talk_start_samples: u64,
+    /// Talk-start delay median, ms.
+    pub talk_start_p50_ms: f64,
+    /// Talk-start delay 99th percentile, ms.
+    pub talk_start_p99_ms: f64,
 }
 
 /// One target of the issue.
@@ -224,8 +232,8 @@ impl fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "  signal: {}; SRTP {}; silent participants send every {} ms; window {:.1} s after {} s warm-up",
-            c.signal, c.srtp, c.listener_packet_ms, self.window_secs, c.warmup_secs
+            "  signal: {}; SRTP {}; silent participants send every {} ms; engine jitter minimum {} ms; window {:.1} s after {} s warm-up",
+            c.signal, c.srtp, c.listener_packet_ms, c.engine_jitter_min_ms, self.window_secs, c.warmup_secs
         )?;
         writeln!(f, "shards:")?;
         for s in &self.shards {
@@ -278,6 +286,11 @@ impl fmt::Display for Report {
             f,
             "server-added latency: p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms ({} samples, {} rejected)",
             t.p50_ms, t.p99_ms, t.max_ms, t.samples, t.rejected
+        )?;
+        writeln!(
+            f,
+            "talk-start delay (adds talk detection): p50 {:.1} ms  p99 {:.1} ms ({} samples)",
+            t.talk_start_p50_ms, t.talk_start_p99_ms, t.talk_start_samples
         )?;
         writeln!(f, "  method: {}", t.method)?;
         writeln!(f, "events: {:?}", self.events)?;

@@ -34,10 +34,12 @@ const SHARD_THREAD_PREFIX: &str = "talko-shard-";
 /// Name prefix of the client threads.
 const CLIENT_THREAD_PREFIX: &str = "loadgen-client-";
 /// How the latency is measured (printed with every report).
-pub const LATENCY_METHOD: &str = "talker stores the send instant of each voiced burst's first packet; a \
-checked listener decodes every mix and timestamps the first frame in which that talker's tag tone \
-reappears after >= 200 ms of absence; latency = receive instant - send instant (same process clock, \
-loopback)";
+pub const LATENCY_METHOD: &str = "200 ms into each voiced burst a talker's tag tone switches to \
+its second tone; the talker stores the send instant of the first switched packet; a checked \
+listener decodes every mix and timestamps the first frame carrying the second tone; latency = \
+receive instant - send instant (one process clock, loopback). The talker is already a selected \
+speaker then, so this is one packet's way through jitter buffer, tick, mix, encode and codec \
+look-ahead. Talk-start delay: the same from a burst's first packet, adding talk detection";
 
 fn keys(profile: SrtpProfile, rng: &mut Rng) -> Keys {
     let fill = |n: usize, rng: &mut Rng| (0..n).map(|_| rng.next_u64() as u8).collect();
@@ -191,14 +193,16 @@ pub fn run_embedded(o: &Options, command_line: String) -> Result<Report, Box<dyn
     let engine_sockets = (0..shard_count)
         .map(|_| engine_socket())
         .collect::<Result<Vec<_>, _>>()?;
-    let engine = EngineHandle::start_with_sockets(
-        EngineConfig {
-            max_calls: calls + 16,
-            max_participants: total + 16,
-            ..EngineConfig::default()
-        },
-        engine_sockets,
-    )?;
+    let mut engine_config = EngineConfig {
+        max_calls: calls + 16,
+        max_participants: total + 16,
+        ..EngineConfig::default()
+    };
+    if let Some(ms) = o.jitter_min_ms {
+        engine_config.jitter.min_target = Duration::from_millis(ms);
+    }
+    let jitter_min_ms = engine_config.jitter.min_target.as_millis() as u64;
+    let engine = EngineHandle::start_with_sockets(engine_config, engine_sockets)?;
     let shards = engine.shards();
 
     // Client sockets, spread over the client threads.
@@ -361,6 +365,7 @@ pub fn run_embedded(o: &Options, command_line: String) -> Result<Report, Box<dyn
         events,
         &shard_participants,
         &shard_calls,
+        jitter_min_ms,
     ))
 }
 
@@ -374,6 +379,7 @@ fn build_report(
     events: BTreeMap<String, u64>,
     shard_participants: &[usize],
     shard_calls: &[usize],
+    jitter_min_ms: u64,
 ) -> Report {
     let wall = last
         .at
@@ -449,6 +455,7 @@ fn build_report(
     let participants = o.rooms * o.participants_per_room;
     let lat = &c.latency;
     let ms = |ns: u64| ns as f64 / 1e6;
+    let onset = &c.onset_delay;
     let latency = LatencyReport {
         method: LATENCY_METHOD,
         samples: lat.count(),
@@ -456,6 +463,9 @@ fn build_report(
         p50_ms: ms(lat.quantile(0.5)),
         p99_ms: ms(lat.quantile(0.99)),
         max_ms: ms(lat.max()),
+        talk_start_samples: onset.count(),
+        talk_start_p50_ms: ms(onset.quantile(0.5)),
+        talk_start_p99_ms: ms(onset.quantile(0.99)),
     };
     let missed: u64 = shards.iter().map(|s| s.missed_ticks).sum();
     let skipped: u64 = shards.iter().map(|s| s.skipped_ticks).sum();
@@ -512,6 +522,7 @@ fn build_report(
                     format!("WAV {} with tag tones", p.display())
                 }),
             srtp: format!("{:?}", o.profile),
+            engine_jitter_min_ms: jitter_min_ms,
             machine_cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         },
         window_secs: wall,

@@ -1,6 +1,9 @@
 //! Test audio for simulated talkers: a generated speech-like signal (voiced bursts with
 //! a pitch contour, syllable rhythm and pauses) or a WAV file, each talker tagged with
-//! its own steady tone while it speaks.
+//! its own steady tone while it speaks. The tag switches to a second tone of the
+//! talker's [`SWITCH_AFTER_FRAMES`] frames into every burst: the first mix frame that
+//! carries the second tone times one packet's trip through the mixer, with the talker
+//! already selected as a speaker.
 //!
 //! Owns: signal synthesis, the tag-frequency plan, per-frame voicing and RFC 6464 levels.
 //! Must never: produce two talkers with the same tag, or put speech energy in the tag
@@ -19,18 +22,37 @@ pub const SPEECH_BAND_TOP_HZ: f32 = 2_000.0;
 /// Lowest tag frequency; tags are spaced [`TAG_SPACING_HZ`] apart (multiples of 50 Hz,
 /// so each falls exactly on a bin of a 960-sample analysis).
 pub const TAG_BASE_HZ: f32 = 2_400.0;
-/// Spacing between tags.
-pub const TAG_SPACING_HZ: f32 = 400.0;
-/// Most talkers per room that get distinct tags (2.4 kHz .. 7.2 kHz).
-pub const MAX_TAGGED_TALKERS: usize = 13;
+/// Spacing between tags; a talker's switch tag sits half-way to the next talker's.
+pub const TAG_SPACING_HZ: f32 = 800.0;
+/// Most talkers per room that get distinct tags (2.4 kHz .. 6.8 kHz).
+pub const MAX_TAGGED_TALKERS: usize = 6;
+/// Frames into a burst at which the tag switches to the talker's second tone.
+pub const SWITCH_AFTER_FRAMES: usize = 10;
 /// Tag amplitude, as a fraction of full scale.
 pub const TAG_AMPLITUDE: f32 = 0.08;
 /// Peak amplitude of the speech-like part.
 const SPEECH_AMPLITUDE: f32 = 0.22;
 
-/// The tag frequency of the `k`-th talker of a room.
+/// The tag frequency of the `k`-th talker of a room (first part of each burst).
 pub fn tag_frequency(k: usize) -> f32 {
     TAG_BASE_HZ + TAG_SPACING_HZ * (k % MAX_TAGGED_TALKERS) as f32
+}
+
+/// The `k`-th talker's second tag (from [`SWITCH_AFTER_FRAMES`] into each burst on).
+pub fn switch_frequency(k: usize) -> f32 {
+    tag_frequency(k) + TAG_SPACING_HZ / 2.0
+}
+
+/// For each frame: true when it is past the switch point of its burst.
+fn switched(voiced: &[bool]) -> Vec<bool> {
+    let mut run = 0usize;
+    voiced
+        .iter()
+        .map(|&v| {
+            run = if v { run + 1 } else { 0 };
+            run > SWITCH_AFTER_FRAMES
+        })
+        .collect()
 }
 
 /// A talker's audio, cut into 20 ms frames.
@@ -42,8 +64,12 @@ pub struct TalkerAudio {
     pub voiced: Vec<bool>,
     /// RFC 6464 level (0 = loudest, 127 = silence) of each frame, in -dBov.
     pub levels: Vec<u8>,
+    /// Whether each voiced frame carries the second tag (past the switch point).
+    pub switched: Vec<bool>,
     /// The talker's tag frequency.
     pub tag_hz: f32,
+    /// The talker's second tag.
+    pub switch_hz: f32,
 }
 
 impl TalkerAudio {
@@ -67,6 +93,17 @@ impl TalkerAudio {
         }
         let cur = self.voiced.get(i % n).copied().unwrap_or(false);
         let prev = self.voiced.get((i + n - 1) % n).copied().unwrap_or(false);
+        cur && !prev
+    }
+
+    /// True when frame `i` is the first of its burst with the second tag.
+    pub fn is_switch(&self, i: usize) -> bool {
+        let n = self.frames();
+        if n == 0 {
+            return false;
+        }
+        let cur = self.switched.get(i % n).copied().unwrap_or(false);
+        let prev = self.switched.get((i + n - 1) % n).copied().unwrap_or(false);
         cur && !prev
     }
 }
@@ -133,6 +170,8 @@ pub fn speech_like(k: usize, frames: usize, seed: u64) -> TalkerAudio {
     voiced.truncate(frames);
 
     let tag_hz = tag_frequency(k);
+    let switch_hz = switch_frequency(k);
+    let switched = switched(&voiced);
     let base_f0 = 95.0 + 23.0 * (k % 6) as f32 + 10.0 * rng.unit();
     let sr = SAMPLE_RATE as f32;
     let mut samples = Vec::with_capacity(frames * FRAME);
@@ -153,6 +192,8 @@ pub fn speech_like(k: usize, frames: usize, seed: u64) -> TalkerAudio {
             next_formant_change = fi + rng.range(8, 14);
         }
         let starts = fi == 0 || !voiced.get(fi - 1).copied().unwrap_or(false);
+        let second = switched.get(fi).copied().unwrap_or(false);
+        let freq = if second { switch_hz } else { tag_hz };
         let ends = !voiced.get(fi + 1).copied().unwrap_or(false);
         for n in 0..FRAME {
             let t = burst_t;
@@ -182,7 +223,7 @@ pub fn speech_like(k: usize, frames: usize, seed: u64) -> TalkerAudio {
                 edge = edge.min((FRAME - 1 - n) as f32 / ramp_len);
             }
             let edge = edge.clamp(0.0, 1.0);
-            tag_phase = (tag_phase + 2.0 * PI * tag_hz / sr) % (2.0 * PI);
+            tag_phase = (tag_phase + 2.0 * PI * freq / sr) % (2.0 * PI);
             let y = edge * (SPEECH_AMPLITUDE * 0.5 * env * x + TAG_AMPLITUDE * tag_phase.sin());
             samples.push((y.clamp(-1.0, 1.0) * 32767.0) as i16);
             burst_t += 1.0 / sr;
@@ -193,7 +234,9 @@ pub fn speech_like(k: usize, frames: usize, seed: u64) -> TalkerAudio {
         samples,
         voiced,
         levels,
+        switched,
         tag_hz,
+        switch_hz,
     }
 }
 
@@ -281,11 +324,18 @@ pub fn from_wav(wav: &[f32], k: usize, frames: usize) -> TalkerAudio {
         .map(|r| *r > loudest * 0.0316 && *r > 1e-4)
         .collect();
     let tag_hz = tag_frequency(k);
+    let switch_hz = switch_frequency(k);
+    let switched = switched(&voiced);
     let mut phase = 0.0f32;
     for (fi, chunk) in pcm.chunks_mut(FRAME).enumerate() {
         let on = voiced.get(fi).copied().unwrap_or(false);
+        let freq = if switched.get(fi).copied().unwrap_or(false) {
+            switch_hz
+        } else {
+            tag_hz
+        };
         for s in chunk.iter_mut() {
-            phase = (phase + 2.0 * PI * tag_hz / SAMPLE_RATE as f32) % (2.0 * PI);
+            phase = (phase + 2.0 * PI * freq / SAMPLE_RATE as f32) % (2.0 * PI);
             if on {
                 *s = *s * 0.6 + TAG_AMPLITUDE * phase.sin();
             } else {
@@ -302,7 +352,9 @@ pub fn from_wav(wav: &[f32], k: usize, frames: usize) -> TalkerAudio {
         samples,
         voiced,
         levels,
+        switched,
         tag_hz,
+        switch_hz,
     }
 }
 
@@ -348,18 +400,41 @@ mod tests {
     #[test]
     fn voiced_frames_carry_the_tag_and_silent_frames_do_not() {
         let a = speech_like(2, 300, 1);
+        let mut switches = 0;
         for i in 0..300 {
-            let amp = tone_amplitude(a.frame(i), a.tag_hz);
+            let (on, off) = if a.switched[i] {
+                (a.switch_hz, a.tag_hz)
+            } else {
+                (a.tag_hz, a.switch_hz)
+            };
+            let amp = tone_amplitude(a.frame(i), on);
+            let not_now = tone_amplitude(a.frame(i), off);
             let other = tone_amplitude(a.frame(i), tag_frequency(3));
-            let interior = a.voiced[i] && !a.is_onset(i) && a.voiced.get(i + 1) == Some(&true);
+            switches += usize::from(a.is_switch(i));
+            let interior = a.voiced[i]
+                && !a.is_onset(i)
+                && !a.is_switch(i)
+                && a.voiced.get(i + 1) == Some(&true);
             if interior {
                 assert!(amp > 0.8 * TAG_AMPLITUDE, "frame {i}: tag amplitude {amp}");
-                assert!(other < 0.1 * TAG_AMPLITUDE, "frame {i}: other tag {other}");
+                assert!(
+                    not_now < 0.1 * TAG_AMPLITUDE,
+                    "frame {i}: other tag {not_now}"
+                );
+                assert!(
+                    other < 0.1 * TAG_AMPLITUDE,
+                    "frame {i}: other talker {other}"
+                );
             } else if !a.voiced[i] {
                 assert!(amp < 1e-3);
                 assert_eq!(a.levels[i], 127);
             }
         }
+        let onsets = (0..300).filter(|&i| a.is_onset(i)).count();
+        assert!(
+            switches > 0 && switches <= onsets,
+            "{switches} switches, {onsets} onsets"
+        );
     }
 
     #[test]

@@ -72,6 +72,16 @@ impl SharedAudio {
 }
 
 /// Send instants of talkers' burst onsets, shared by all client threads.
+/// Which instant of a talker's burst a slot of [`Onsets`] holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mark {
+    /// The first packet of a voiced burst.
+    Onset,
+    /// The first packet carrying the talker's second tag.
+    Switch,
+}
+
+/// Send instants of each talker's latest burst onset and tag switch.
 #[derive(Debug)]
 pub struct Onsets {
     epoch: Instant,
@@ -83,25 +93,28 @@ impl Onsets {
     pub fn new(epoch: Instant, talkers: usize) -> Self {
         Self {
             epoch,
-            ns: (0..talkers).map(|_| AtomicU64::new(0)).collect(),
+            ns: (0..2 * talkers).map(|_| AtomicU64::new(0)).collect(),
         }
+    }
+
+    fn slot(&self, talker: usize, mark: Mark) -> Option<&AtomicU64> {
+        self.ns.get(2 * talker + usize::from(mark == Mark::Switch))
     }
 
     fn since_epoch(&self, t: Instant) -> u64 {
         u64::try_from(t.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX)
     }
 
-    pub(super) fn store(&self, talker: usize, t: Instant) {
-        if let Some(a) = self.ns.get(talker) {
-            // +1 so that 0 keeps meaning "no onset yet".
+    pub(super) fn store(&self, talker: usize, mark: Mark, t: Instant) {
+        if let Some(a) = self.slot(talker, mark) {
+            // +1 so that 0 keeps meaning "nothing yet".
             a.store(self.since_epoch(t) + 1, Ordering::Release);
         }
     }
 
-    pub(super) fn latency(&self, talker: usize, received: Instant) -> Option<Duration> {
+    pub(super) fn latency(&self, talker: usize, mark: Mark, received: Instant) -> Option<Duration> {
         let sent = self
-            .ns
-            .get(talker)?
+            .slot(talker, mark)?
             .load(Ordering::Acquire)
             .checked_sub(1)?;
         let got = self.since_epoch(received);

@@ -5,13 +5,15 @@
 //! unprotect, loss accounting, Opus decode and tag detection), pacing, and the
 //! server-added latency measurement.
 //!
-//! Latency method: every talker stores the send instant of the first packet of each
-//! voiced burst (bursts start on frame boundaries after ≥ 300 ms of silence) in a shared
-//! atomic. A checked listener decodes every mix it receives and looks for each talker's
-//! tag tone; when a tag appears after ≥ 200 ms of absence, the receive instant minus
-//! the stored burst-start instant is one latency sample. On loopback this is the time
-//! the engine adds (jitter buffer, tick alignment, talk detection, mixing, encoding,
-//! codec look-ahead) plus a few tens of microseconds of sockets and client scheduling.
+//! Latency method: 200 ms into every voiced burst, a talker's tag switches to its second
+//! tone; the talker stores the send instant of that first switched packet in a shared
+//! atomic. A checked listener decodes every mix it receives; the first frame carrying the
+//! second tone (after >= 100 ms without it) gives one sample: receive instant minus the
+//! stored send instant. The talker is already selected as a speaker by then, so this is
+//! one packet's way through the engine (jitter buffer, wait for the tick, mixing,
+//! encoding, codec look-ahead) plus a few tens of microseconds of loopback and client
+//! scheduling. The same is done with the burst's first packet for the talk-start delay,
+//! which adds the engine's talk detection and speaker selection.
 //!
 //! Must never: let the client fall behind silently (late sends are counted), or count
 //! anything outside the measurement window.
@@ -19,7 +21,7 @@
 mod audio;
 mod receive;
 
-pub use audio::{EncodeError, Onsets, SharedAudio};
+pub use audio::{EncodeError, Mark, Onsets, SharedAudio};
 
 use std::collections::HashMap;
 use std::io;
@@ -139,10 +141,16 @@ pub struct ClientResult {
     pub tag_frames_heard: u64,
     /// Voiced frames sent by talkers (the most a listener could hear, per talker).
     pub voiced_frames_sent: u64,
-    /// Server-added latency samples, nanoseconds.
+    /// Server-added latency samples (tag switch sent → first mix frame with the second
+    /// tag received), nanoseconds.
     pub latency: Histogram,
     /// Latency samples rejected as mismatches (> 500 ms).
     pub latency_rejected: u64,
+    /// Talk-start delay samples (burst onset sent → first mix frame with the talker's
+    /// tag received; includes the engine's talk detection), nanoseconds.
+    pub onset_delay: Histogram,
+    /// Onset samples rejected as mismatches (> 500 ms).
+    pub onset_rejected: u64,
 }
 
 impl ClientResult {
@@ -166,6 +174,8 @@ impl ClientResult {
         self.voiced_frames_sent += o.voiced_frames_sent;
         self.latency.merge(&o.latency);
         self.latency_rejected += o.latency_rejected;
+        self.onset_delay.merge(&o.onset_delay);
+        self.onset_rejected += o.onset_rejected;
     }
 }
 
@@ -173,6 +183,7 @@ struct TagState {
     tag: usize,
     talker: usize,
     absent_run: u32,
+    switch_absent_run: u32,
     heard_frames: u64,
 }
 
@@ -245,6 +256,7 @@ pub fn run_client(
                     talker,
                     // Not "absent" yet: a tag already sounding when measuring starts is no onset.
                     absent_run: 0,
+                    switch_absent_run: 0,
                     heard_frames: 0,
                 })
                 .collect()
@@ -380,8 +392,14 @@ fn send_one(
             let Some(payload) = enc.get(f) else {
                 return;
             };
-            let onset = a.is_onset(f).then_some(talker);
-            (payload.as_slice(), level, onset, voiced)
+            let mark = if a.is_onset(f) {
+                Some((talker, Mark::Onset))
+            } else if a.is_switch(f) {
+                Some((talker, Mark::Switch))
+            } else {
+                None
+            };
+            (payload.as_slice(), level, mark, voiced)
         }
         None => {
             if round % run.listener_every_frames.max(1) != 0 {
@@ -396,7 +414,7 @@ fn send_one(
         data: &level_byte,
     }];
     let header = RtpHeader {
-        marker: onset.is_some(),
+        marker: matches!(onset, Some((_, Mark::Onset))),
         payload_type: PAYLOAD_TYPE,
         sequence_number: p.seq,
         timestamp: p
@@ -419,8 +437,8 @@ fn send_one(
     let (Some(sock), Some(data)) = (socks.get(p.plan.socket), buf.get(..total)) else {
         return;
     };
-    if let Some(talker) = onset {
-        onsets.store(talker, Instant::now());
+    if let Some((talker, mark)) = onset {
+        onsets.store(talker, mark, Instant::now());
     }
     match sock.send_to(data, p.plan.engine_addr) {
         Ok(_) => {

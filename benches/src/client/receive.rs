@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use talko_codecs::rtp::RtpPacket;
 
-use super::{ClientResult, Onsets, Participant, MAX_LATENCY, ONSET_SILENCE_FRAMES};
+use super::{ClientResult, Mark, Onsets, Participant, MAX_LATENCY, ONSET_SILENCE_FRAMES};
 use crate::detect::tag_present;
 
 /// Extends a 16-bit sequence number next to the previous extended one.
@@ -92,7 +92,9 @@ pub(super) fn receive_one(
     res.checked_frames += 1;
     let me = p.plan.talker.map(|(_, g)| g);
     for tag in &mut p.tags {
-        let present = tag_present(frame, crate::signal::tag_frequency(tag.tag));
+        let first = tag_present(frame, crate::signal::tag_frequency(tag.tag));
+        let second = tag_present(frame, crate::signal::switch_frequency(tag.tag));
+        let present = first || second;
         if Some(tag.talker) == me {
             res.self_heard_frames += u64::from(present);
             continue;
@@ -100,17 +102,32 @@ pub(super) fn receive_one(
         if present {
             tag.heard_frames += 1;
             if tag.absent_run >= ONSET_SILENCE_FRAMES {
-                match onsets.latency(tag.talker, t) {
-                    Some(l) if l <= MAX_LATENCY => res.latency.record_duration(l),
-                    _ => res.latency_rejected += 1,
+                match onsets.latency(tag.talker, Mark::Onset, t) {
+                    Some(l) if l <= MAX_LATENCY => res.onset_delay.record_duration(l),
+                    _ => res.onset_rejected += 1,
                 }
             }
             tag.absent_run = 0;
         } else {
             tag.absent_run = tag.absent_run.saturating_add(1);
         }
+        if second {
+            if tag.switch_absent_run >= SWITCH_SILENCE_FRAMES {
+                match onsets.latency(tag.talker, Mark::Switch, t) {
+                    Some(l) if l <= MAX_LATENCY => res.latency.record_duration(l),
+                    _ => res.latency_rejected += 1,
+                }
+            }
+            tag.switch_absent_run = 0;
+        } else {
+            tag.switch_absent_run = tag.switch_absent_run.saturating_add(1);
+        }
     }
 }
+
+/// The second tag must be absent this many frames before its appearance counts as a
+/// switch (the first part of a burst lasts 10 frames).
+const SWITCH_SILENCE_FRAMES: u32 = 5;
 
 #[cfg(test)]
 mod tests {
@@ -129,10 +146,11 @@ mod tests {
     fn onset_latency_is_measured_from_the_stored_send_instant() {
         let epoch = Instant::now();
         let o = Onsets::new(epoch, 2);
-        assert_eq!(o.latency(0, epoch), None);
-        o.store(1, epoch + Duration::from_millis(100));
+        assert_eq!(o.latency(0, Mark::Onset, epoch), None);
+        o.store(1, Mark::Switch, epoch + Duration::from_millis(100));
+        assert_eq!(o.latency(1, Mark::Onset, epoch), None);
         let l = o
-            .latency(1, epoch + Duration::from_millis(125))
+            .latency(1, Mark::Switch, epoch + Duration::from_millis(125))
             .expect("stored");
         assert_eq!(l, Duration::from_millis(25));
     }
