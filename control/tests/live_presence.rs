@@ -321,3 +321,31 @@ async fn queries_and_disconnects_of_offline_accounts_spawn_nothing() {
     w.presence.set_call_role(w.alice, CallRole::None).await;
     assert_eq!(w.presence.actors(), 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn talking_in_a_call_is_never_idle() {
+    let mut w = world();
+    let call = Uuid::new_v4();
+    w.presence
+        .set_call_role(w.alice, CallRole::Talking { call })
+        .await;
+    sleep(Duration::from_secs(10 * 60)).await;
+    let state = w.presence.get(w.alice).await;
+    assert_eq!(state.availability, Status::Available);
+    // Only listening after that: idle five minutes later.
+    w.presence
+        .set_call_role(w.alice, CallRole::InCall { call })
+        .await;
+    sleep(Duration::from_secs(299)).await;
+    assert_eq!(
+        w.presence.get(w.alice).await.availability,
+        Status::Available
+    );
+    sleep(Duration::from_secs(2)).await;
+    assert_eq!(w.presence.get(w.alice).await.availability, Status::Idle);
+    let states: Vec<_> = drain(&mut w.bob)
+        .into_iter()
+        .map(|(_, s)| s.availability)
+        .collect();
+    assert_eq!(states, [Status::Available, Status::Available, Status::Idle]);
+}

@@ -14,7 +14,7 @@
 //! - A call role other than [`CallRole::None`] keeps the account online: the call's
 //!   owner tells us when it ends.
 //! - Availability shows `idle` after [`PresenceConfig::idle_after`] (5 min) without
-//!   user activity, when the user's choice is `available`.
+//!   user activity, when the user's choice is `available` and they are not talking.
 //! - Group members ([`Audience`]) receive transitions only, coalesced: after a change,
 //!   the actor waits [`PresenceConfig::coalesce`] (250 ms) and publishes the final state
 //!   if it differs from the last one published.
@@ -416,7 +416,9 @@ impl Actor {
         if !online {
             return PresenceState::OFFLINE;
         }
-        let idle = now >= self.last_activity + self.config.idle_after;
+        // Someone talking in a call is not idle, however long they talk.
+        let idle = now >= self.last_activity + self.config.idle_after
+            && !matches!(self.call, CallRole::Talking { .. });
         let availability = match self.availability {
             Availability::Available if idle => Status::Idle,
             Availability::Available => Status::Available,
@@ -481,6 +483,11 @@ impl Actor {
                 self.last_activity = now;
             }
             PresenceEvent::SetCallRole(role) => {
+                let talking = |r: CallRole| matches!(r, CallRole::Talking { .. });
+                if talking(role) || talking(self.call) {
+                    // Starting or stopping to talk is the user's doing.
+                    self.last_activity = now;
+                }
                 self.call = role;
                 if role == CallRole::None {
                     // Leaving a call is a sign of life of the device that left.
