@@ -349,3 +349,25 @@ async fn talking_in_a_call_is_never_idle() {
         .collect();
     assert_eq!(states, [Status::Available, Status::Available, Status::Idle]);
 }
+
+/// An audience whose store never answers.
+struct Stuck;
+
+impl Audience for Stuck {
+    fn watchers(&self, _account: Uuid) -> BoxFuture<'_, Vec<Uuid>> {
+        Box::pin(std::future::pending())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stuck_audience_lookup_does_not_stall_the_actor() {
+    let presence = Presence::spawn(PresenceConfig::default(), Hub::default(), Arc::new(Stuck));
+    let (alice, device) = (Uuid::new_v4(), Uuid::new_v4());
+    presence.heartbeat(alice, device).await;
+    sleep(Duration::from_secs(6)).await;
+    presence.set_availability(alice, Availability::Away).await;
+    let state = tokio::time::timeout(Duration::from_secs(1), presence.get(alice))
+        .await
+        .expect("the actor answers");
+    assert_eq!(state.availability, Status::Away);
+}

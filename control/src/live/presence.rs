@@ -191,6 +191,9 @@ impl Default for PresenceConfig {
     }
 }
 
+/// Longest wait for [`Audience::watchers`] before a transition is skipped.
+const AUDIENCE_TIMEOUT: Duration = Duration::from_secs(5);
+
 enum Command {
     Event(PresenceEvent),
     Get(oneshot::Sender<PresenceState>),
@@ -533,7 +536,13 @@ impl Actor {
 
     async fn publish(&mut self, state: PresenceState) {
         self.published = state;
-        let watchers = self.handle.inner.audience.watchers(self.account).await;
+        // A stuck store must not stall the actor (and every session waiting on its
+        // mailbox): watchers miss this transition, the next one corrects it.
+        let lookup = self.handle.inner.audience.watchers(self.account);
+        let Ok(watchers) = tokio::time::timeout(AUDIENCE_TIMEOUT, lookup).await else {
+            tracing::warn!(account = %self.account, "presence: audience lookup timed out");
+            return;
+        };
         let message = LiveMessage::Presence {
             account: self.account,
             state,

@@ -323,13 +323,20 @@ fn bad_message() -> String {
     serde_json::json!({ "type": "error", "code": "bad_message" }).to_string()
 }
 
+/// Longest wait for a close handshake with a client that may not be reading.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
 async fn close(mut socket: WebSocket, reason: CloseReason) {
-    if let Some((code, reason)) = reason {
-        let frame = CloseFrame {
-            code,
-            reason: Utf8Bytes::from_static(reason),
-        };
-        let _ = socket.send(Message::Close(Some(frame))).await;
-    }
-    let _ = socket.close().await;
+    let handshake = async move {
+        if let Some((code, reason)) = reason {
+            let frame = CloseFrame {
+                code,
+                reason: Utf8Bytes::from_static(reason),
+            };
+            let _ = socket.send(Message::Close(Some(frame))).await;
+        }
+        let _ = socket.close().await;
+    };
+    // On timeout the socket is dropped, which closes the connection.
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, handshake).await;
 }
