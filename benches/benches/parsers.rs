@@ -82,7 +82,7 @@ fn bench_rtp(c: &mut Criterion) {
                 p.header.sequence_number,
                 p.header.timestamp,
                 p.header.ssrc,
-                p.header.get_extension(AUDIO_LEVEL_ID).map(|e| e.len()),
+                p.header.payload_type,
                 p.payload.len(),
             ))
         })
