@@ -74,6 +74,13 @@ impl DropCounters {
         }
     }
 
+    /// Counts `n` drops.
+    pub fn count_n(&mut self, reason: DropReason, n: u64) {
+        if let Some(c) = self.counts.get_mut(reason.index()) {
+            *c = c.saturating_add(n);
+        }
+    }
+
     /// The drops counted for `reason`.
     pub fn get(&self, reason: DropReason) -> u64 {
         self.counts.get(reason.index()).copied().unwrap_or(0)

@@ -57,9 +57,7 @@ impl Engine {
 
     pub(super) fn drops_from_queues(&mut self) {
         let lost = self.tx.dropped + self.events.dropped;
-        for _ in 0..lost {
-            self.drops.count(DropReason::QueueFull);
-        }
+        self.drops.count_n(DropReason::QueueFull, lost);
         self.tx.dropped = 0;
         self.events.dropped = 0;
     }
