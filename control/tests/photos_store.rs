@@ -105,6 +105,26 @@ fn hash_strings_that_could_escape_the_store_are_rejected() {
     }
 }
 
+#[test]
+fn opening_the_store_removes_stale_temporary_files_only() {
+    let dir = TempDir::new();
+    let store = BlobStore::open(&dir.0).expect("open store");
+    let tmp = store.root().join("tmp");
+    let stale = tmp.join("crashed-write");
+    let fresh = tmp.join("write-in-progress");
+    std::fs::write(&stale, b"half a blob").expect("write");
+    std::fs::write(&fresh, b"half a blob").expect("write");
+    let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    std::fs::File::options()
+        .write(true)
+        .open(&stale)
+        .and_then(|f| f.set_modified(two_hours_ago))
+        .expect("backdate");
+    let _again = BlobStore::open(&dir.0).expect("reopen store");
+    assert!(!stale.exists());
+    assert!(fresh.exists());
+}
+
 #[tokio::test]
 async fn put_async_stores_from_the_blocking_pool() {
     let dir = TempDir::new();

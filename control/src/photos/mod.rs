@@ -30,7 +30,7 @@ use std::fmt;
 pub use process::{process, Processed, Thumb, THUMB_SIZES};
 pub use serve::serve;
 pub use sniff::{sniff, PhotoFormat};
-pub use store::{BlobError, BlobStore, Hash};
+pub use store::{BlobError, BlobStore, Hash, STALE_TMP};
 
 /// Upload limits, checked in this order: bytes, then the header's dimensions, then
 /// the header's pixel count; all of them before any pixel is decoded.

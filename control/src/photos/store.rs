@@ -13,8 +13,12 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
+
+/// Age after which a temporary file in `blobs/tmp` is a crash leftover.
+pub const STALE_TMP: Duration = Duration::from_secs(3600);
 
 /// A blob's name: the SHA-256 of its bytes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -121,9 +125,23 @@ pub struct BlobStore {
 
 impl BlobStore {
     /// Opens (creating if needed) the store under `data_dir/blobs`.
+    /// Temporary files older than [`STALE_TMP`] (left by a crash mid-write) are
+    /// removed; younger ones may belong to a write in progress and are kept.
     pub fn open(data_dir: impl AsRef<Path>) -> io::Result<Self> {
         let root = data_dir.as_ref().join("blobs");
-        fs::create_dir_all(root.join("tmp"))?;
+        let tmp = root.join("tmp");
+        fs::create_dir_all(&tmp)?;
+        for entry in fs::read_dir(&tmp)?.flatten() {
+            let stale = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > STALE_TMP);
+            if stale {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
         Ok(Self {
             root: Arc::new(root),
         })
