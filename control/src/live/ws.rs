@@ -16,8 +16,9 @@
 //! `{"type":"presence","account":"…","state":{…}}`, `{"type":"ready","cursor":"…"}`
 //! once the replay is done, `{"type":"error","code":"bad_message"}` for a frame it
 //! could not understand, WebSocket pings every [`LiveConfig::ping_interval`], and a
-//! close frame with a reason (`slow_consumer`, `replaced`, `store_unavailable`,
-//! `invalid_cursor`, `timeout`) when the server ends the session.
+//! close frame with a reason when the server ends the session: code 4000 with
+//! `slow_consumer`, `replaced` or `resync` (reconnect with the cursor), 4400
+//! `invalid_cursor`, 1011 `store_unavailable`, 1001 `timeout`.
 
 use std::collections::HashSet;
 use std::sync::Arc;
