@@ -538,3 +538,40 @@ async fn pongs_keep_a_session_open_and_a_silent_client_is_dropped() {
         "the silent device was dropped"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_devices_each_receive_their_accounts_notifications_once_and_in_order() {
+    let accounts: Vec<Uuid> = (0..20).map(|_| Uuid::new_v4()).collect();
+    // No presence watchers here: only notifications on the wire.
+    let s = server(HubConfig::default(), LiveConfig::default(), Vec::new()).await;
+    let mut clients = Vec::new();
+    for (i, account) in accounts.iter().enumerate() {
+        for _ in 0..(1 + i % 5) {
+            let mut ws = connect(&s, *account, Uuid::new_v4(), None).await;
+            until_ready(&mut ws).await;
+            clients.push((*account, ws));
+        }
+    }
+    assert!(clients.len() >= 60);
+    let mut expected: HashMap<Uuid, Vec<String>> = HashMap::new();
+    for round in 0..20 {
+        for account in &accounts {
+            let cursor = s.inbox.commit(*account, &format!("r{round}"));
+            expected.entry(*account).or_default().push(cursor);
+        }
+    }
+    let readers = clients.into_iter().map(|(account, mut ws)| {
+        let want = expected[&account].clone();
+        tokio::spawn(async move {
+            let mut got = Vec::with_capacity(want.len());
+            while got.len() < want.len() {
+                got.push(next_notification(&mut ws).await);
+            }
+            assert_silent(&mut ws, Duration::from_millis(100)).await;
+            assert_eq!(got, want);
+        })
+    });
+    for reader in readers.collect::<Vec<_>>() {
+        reader.await.expect("reader");
+    }
+}
