@@ -23,6 +23,9 @@ pub const FRAME_TS: u32 = 960;
 /// Delay-spread buckets; each covers `peak_hold / BUCKETS`.
 const BUCKETS: usize = 4;
 const FRAME_US: i64 = 20_000;
+/// Pops per window of the slow delay trim (1 s): when the buffer held more than its
+/// target during a whole window, one frame is dropped.
+const WINDOW_TICKS: u32 = 50;
 
 /// What [`JitterBuffer::insert`] did with a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +110,9 @@ pub struct JitterBuffer {
     target_us: i64,
     ticks_since_drop: u32,
     idle_ticks: u32,
+    /// The smallest depth seen in the current window of [`WINDOW_TICKS`] pops.
+    window_min_depth: i64,
+    window_ticks: u32,
     /// Frames discarded to shrink the delay.
     pub accelerated: u64,
 }
@@ -149,6 +155,8 @@ impl JitterBuffer {
             target_us: min_target_us,
             ticks_since_drop: 0,
             idle_ticks: 0,
+            window_min_depth: i64::MAX,
+            window_ticks: 0,
             accelerated: 0,
         }
     }
@@ -354,11 +362,20 @@ impl JitterBuffer {
 
     fn play_current(&mut self) -> Playout<'_> {
         self.ticks_since_drop = self.ticks_since_drop.saturating_add(1);
-        // Too much buffered: discard one frame to come back to the target.
-        if self.depth_us() > self.target_quantized_us() + 2 * FRAME_US
-            && self.ticks_since_drop >= 2
-            && self.slot_at(self.play_seq).is_some()
-        {
+        let depth = self.depth_us();
+        let target = self.target_quantized_us();
+        self.window_min_depth = self.window_min_depth.min(depth);
+        self.window_ticks += 1;
+        // A whole second with a frame more than the target (e.g. after one late packet
+        // on a clean network): trim it, so added latency does not stick.
+        let trim = self.window_ticks >= WINDOW_TICKS && self.window_min_depth > target;
+        if self.window_ticks >= WINDOW_TICKS {
+            self.window_ticks = 0;
+            self.window_min_depth = i64::MAX;
+        }
+        // Far too much buffered (jitter stopped): discard a frame every other tick.
+        let fast = depth > target + 2 * FRAME_US && self.ticks_since_drop >= 2;
+        if (fast || trim) && self.slot_at(self.play_seq).is_some() {
             self.take(self.play_seq);
             self.play_seq += 1;
             self.play_ts = self.play_ts.wrapping_add(FRAME_TS);

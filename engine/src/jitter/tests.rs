@@ -222,6 +222,38 @@ fn a_slow_sender_clock_stretches_playout_without_rebuffering_for_long() {
     assert!(jb.target_us() <= 40_000);
 }
 
+#[test]
+fn one_late_packet_on_a_clean_network_does_not_add_latency_for_good() {
+    let mut jb = JitterBuffer::new(&cfg());
+    // Packets arrive 5 ms before each tick; packet 100 is 30 ms late (a stall).
+    let mut played_at = vec![None; 400];
+    let mut k = 0i64;
+    for tick in 0..400i64 {
+        let t = tick * 20_000;
+        while k <= tick {
+            let arrival = k * 20_000 - 5_000 + if k == 100 { 30_000 } else { 0 };
+            if arrival > t {
+                break;
+            }
+            let i = k as u32;
+            jb.insert(arrival, i as u16, i * FRAME_TS, &i.to_be_bytes(), None);
+            k += 1;
+        }
+        if let Playout::Frame { payload, .. } = jb.pop(t) {
+            let i = u32::from_be_bytes(payload.try_into().unwrap()) as usize;
+            if let Some(p) = played_at.get_mut(i) {
+                *p = Some(tick);
+            }
+        }
+    }
+    // Before the stall: played on the tick right after arrival. The late packet raises
+    // the target for the peak-hold time; then the extra delay is trimmed again.
+    assert_eq!(played_at[50], Some(50));
+    assert!(played_at[102] > Some(102));
+    assert_eq!(played_at[300], Some(300));
+    assert_eq!(played_at[399], Some(399));
+}
+
 mod prop {
     use super::*;
     use proptest::prelude::*;
