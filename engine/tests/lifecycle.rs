@@ -431,3 +431,42 @@ fn a_burst_of_ice_checks_beyond_the_answer_ring_is_counted_not_corrupted() {
     assert_eq!(answered, 64);
     assert_eq!(e.drop_counters().get(DropReason::QueueFull), 36);
 }
+
+#[test]
+fn opus_settings_shape_what_listeners_receive() {
+    let bytes_per_packet = |opus: talko_engine::OpusSettings| {
+        let mut h = Harness::new(
+            EngineConfig {
+                opus,
+                ..EngineConfig::default()
+            },
+            2,
+            21,
+        )
+        .unwrap();
+        h.join(0).unwrap();
+        h.join(1).unwrap();
+        h.clients[1].talking = false;
+        h.run(Duration::from_secs(3), |_, _| {});
+        let s = h
+            .engine
+            .participant_stats(h.call, ParticipantId(1))
+            .unwrap();
+        assert!(s.packets_out > 100);
+        s.bytes_out / s.packets_out
+    };
+    let base = talko_engine::OpusSettings::default();
+    let low = bytes_per_packet(talko_engine::OpusSettings {
+        bitrate: 12_000,
+        fec: false,
+        ..base
+    });
+    let high = bytes_per_packet(talko_engine::OpusSettings {
+        bitrate: 64_000,
+        complexity: 10,
+        ..base
+    });
+    // 12 kbit/s is 30 bytes per 20 ms, 64 kbit/s 160 (plus 12 RTP and 10 SRTP bytes).
+    assert!(low < 70, "{low} bytes at 12 kbit/s");
+    assert!(high > 120, "{high} bytes at 64 kbit/s");
+}
