@@ -208,6 +208,13 @@ impl Engine {
         self.work.ticks
     }
 
+    /// The number the next tick will carry (`run_tick` counts before it feeds the
+    /// recorder): recordings start and stop on tick boundaries, so a recording started now
+    /// begins with the next tick and one stopped now ends before it.
+    fn next_tick(&self) -> u64 {
+        self.work.ticks + 1
+    }
+
     /// Calls on this shard.
     pub fn call_count(&self) -> usize {
         self.call_index.len()
@@ -313,7 +320,7 @@ impl Engine {
             }
             Command::StartRecording { call, spec } => {
                 let slot = self.call_slot(call)?;
-                let tick = self.work.ticks;
+                let tick = self.next_tick();
                 let rec = self.recorder.as_mut().ok_or(EngineError::NoRecorder)?;
                 if let Some(Some(c)) = self.calls.get_mut(slot as usize) {
                     if !c.recording {
@@ -325,7 +332,7 @@ impl Engine {
             }
             Command::StopRecording { call } => {
                 let slot = self.call_slot(call)?;
-                let tick = self.work.ticks;
+                let tick = self.next_tick();
                 if let Some(Some(c)) = self.calls.get_mut(slot as usize) {
                     if c.recording {
                         c.recording = false;
@@ -444,8 +451,9 @@ impl Engine {
             }
         }
         if c.recording {
+            let tick = self.next_tick();
             if let Some(rec) = self.recorder.as_mut() {
-                rec.stop(c.id.0, self.work.ticks);
+                rec.stop(c.id.0, tick);
             }
         }
         self.tx.forget_call(cslot);
