@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use talko_control::live::{
     Audience, Availability, BoxFuture, FanoutConfig, FanoutError, Hub, LiveMessage, Presence,
-    PresenceConfig, RedisFanout, Status, Subscription,
+    PresenceConfig, PresenceMirror, PresenceState, RedisFanout, RedisPresence, Status,
+    Subscription,
 };
 use uuid::Uuid;
 
@@ -132,4 +133,74 @@ async fn a_hub_takes_one_fanout_and_bad_urls_are_refused() {
             .map(|_| ()),
         Err(FanoutError::Unavailable)
     );
+}
+
+async fn mirror() -> Arc<RedisPresence> {
+    let url = config().url;
+    // A key prefix per test: tests run in parallel.
+    let prefix = format!("talko:test:presence:{}:", Uuid::new_v4());
+    Arc::new(
+        RedisPresence::connect(&url, &prefix)
+            .await
+            .expect("Redis must be running on 127.0.0.1:6379 (or TALKO_REDIS_URL)"),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_node_answers_presence_for_an_account_whose_actor_runs_elsewhere() {
+    let mirror = mirror().await;
+    let config = PresenceConfig {
+        expiry: Duration::from_millis(600),
+        disconnect_grace: Duration::from_millis(600),
+        coalesce: Duration::from_millis(50),
+        ..PresenceConfig::default()
+    };
+    let nobody = || Arc::new(Peers(HashMap::new()));
+    let a = Presence::spawn_mirrored(config, Hub::default(), nobody(), mirror.clone());
+    let b = Presence::spawn_mirrored(config, Hub::default(), nobody(), mirror.clone());
+    let (alice, device) = (Uuid::new_v4(), Uuid::new_v4());
+    assert_eq!(b.get(alice).await, PresenceState::OFFLINE);
+
+    a.heartbeat(alice, device).await;
+    a.set_availability(alice, Availability::Away).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!b.is_running(alice), "node B runs no actor for Alice");
+    let seen = b.get(alice).await;
+    assert!(seen.online);
+    assert_eq!(seen.availability, Status::Away);
+
+    // Heartbeats on A for three times the expiry: the mirrored entry is refreshed,
+    // although nothing changes (no transition, no publication).
+    for _ in 0..9 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        a.heartbeat(alice, device).await;
+    }
+    assert!(b.get(alice).await.online);
+
+    // Silence: A's actor expires Alice, publishes offline and clears the entry.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert!(!a.is_running(alice));
+    assert_eq!(b.get(alice).await, PresenceState::OFFLINE);
+}
+
+#[tokio::test]
+async fn a_mirrored_entry_fades_when_its_node_stops_refreshing_it() {
+    let mirror = mirror().await;
+    let account = Uuid::new_v4();
+    let state = PresenceState {
+        online: true,
+        availability: Status::Busy,
+        call: talko_control::live::CallRole::None,
+    };
+    mirror
+        .save(account, state, Duration::from_millis(300))
+        .await;
+    assert_eq!(mirror.load(account).await, Some(state));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(mirror.load(account).await, None);
+    mirror.save(account, state, Duration::from_secs(30)).await;
+    mirror
+        .save(account, PresenceState::OFFLINE, Duration::from_secs(30))
+        .await;
+    assert_eq!(mirror.load(account).await, None);
 }

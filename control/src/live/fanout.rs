@@ -1,4 +1,5 @@
-//! Cross-node fan-out of live messages through Redis pub/sub (DESIGN.md §4).
+//! Cross-node fan-out of live messages through Redis pub/sub, and expiring presence
+//! in Redis (DESIGN.md §4).
 //!
 //! With several `talkod` nodes behind one address, a notification created on node A
 //! must reach a device whose WebSocket is held by node B. [`RedisFanout::start`]
@@ -10,8 +11,10 @@
 //! every local session is ended with [`DisconnectReason::Resync`], so clients
 //! reconnect with their cursor and the store replays what the outage swallowed.
 //! Presence transitions are not replayed (the next transition corrects them).
-//! Presence *ownership* stays per node: an account with devices on two nodes has an
-//! actor on each, and watchers may see both nodes' view of it.
+//! [`RedisPresence`] keeps each online account's published state under an expiring
+//! key, so any node can answer a presence query. Presence *ownership* stays per node:
+//! an account with devices on two nodes has an actor on each, and watchers may see
+//! both nodes' view of it.
 //!
 //! Must never block [`Hub::publish`]: messages go to the publisher task through a
 //! bounded queue; when Redis cannot keep up they are dropped and counted.
@@ -27,7 +30,8 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::hub::{DisconnectReason, Hub};
-use super::LiveMessage;
+use super::presence::PresenceMirror;
+use super::{BoxFuture, LiveMessage, PresenceState};
 
 /// Fan-out settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -254,6 +258,84 @@ async fn subscribe_loop(
         };
         // Sessions that connected during the outage saw nothing from other nodes.
         hub.disconnect_all(DisconnectReason::Resync);
+    }
+}
+
+/// Expiring presence in Redis: the [`PresenceMirror`] of a multi-node deployment.
+/// Each online account is a key `<prefix><account>` holding its published state as
+/// JSON, with a TTL of the presence expiry (`SET … PX`), refreshed by its actor.
+#[derive(Clone)]
+pub struct RedisPresence {
+    connection: redis::aio::MultiplexedConnection,
+    prefix: Arc<str>,
+}
+
+impl fmt::Debug for RedisPresence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisPresence")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisPresence {
+    /// Connects to the Redis at `url`; keys are `<prefix><account>`
+    /// (e.g. `talko:presence:`).
+    pub async fn connect(url: &str, prefix: &str) -> Result<Self, FanoutError> {
+        let client = redis::Client::open(url).map_err(|_| FanoutError::BadUrl)?;
+        let connection = client
+            .get_multiplexed_async_connection()
+            .await
+            .map_err(|_| FanoutError::Unavailable)?;
+        Ok(Self {
+            connection,
+            prefix: Arc::from(prefix),
+        })
+    }
+
+    fn key(&self, account: Uuid) -> String {
+        format!("{}{account}", self.prefix)
+    }
+}
+
+impl PresenceMirror for RedisPresence {
+    fn save(&self, account: Uuid, state: PresenceState, ttl: Duration) -> BoxFuture<'_, ()> {
+        let mut connection = self.connection.clone();
+        let key = self.key(account);
+        Box::pin(async move {
+            let result: redis::RedisResult<()> = if state.online {
+                let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+                let json = serde_json::to_string(&state).unwrap_or_default();
+                redis::cmd("SET")
+                    .arg(&key)
+                    .arg(json)
+                    .arg("PX")
+                    .arg(ttl_ms)
+                    .query_async(&mut connection)
+                    .await
+            } else {
+                redis::cmd("DEL")
+                    .arg(&key)
+                    .query_async(&mut connection)
+                    .await
+            };
+            if let Err(e) = result {
+                tracing::warn!(error = %e, %account, "presence mirror: write failed");
+            }
+        })
+    }
+
+    fn load(&self, account: Uuid) -> BoxFuture<'_, Option<PresenceState>> {
+        let mut connection = self.connection.clone();
+        let key = self.key(account);
+        Box::pin(async move {
+            let value: Option<String> = redis::cmd("GET")
+                .arg(&key)
+                .query_async(&mut connection)
+                .await
+                .ok()?;
+            serde_json::from_str(&value?).ok()
+        })
     }
 }
 

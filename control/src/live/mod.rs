@@ -31,13 +31,14 @@ use uuid::Uuid;
 pub mod fanout;
 pub mod hub;
 pub mod presence;
+pub mod state;
 pub mod ws;
 
-pub use fanout::{FanoutConfig, FanoutError, RedisFanout};
+pub use fanout::{FanoutConfig, FanoutError, RedisFanout, RedisPresence};
 pub use hub::{DisconnectReason, Hub, HubConfig, Subscription};
 pub use presence::{
     Audience, Availability, CallRole, Presence, PresenceConfig, PresenceEvent, PresenceHandle,
-    PresenceState, Status,
+    PresenceMirror, PresenceState, Status,
 };
 pub use ws::{serve_socket, upgrade, ClientMessage, Live, LiveConfig, LiveQuery};
 

@@ -27,11 +27,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use uuid::Uuid;
 
+pub use super::state::{Availability, CallRole, PresenceEvent, PresenceState, Status};
 use super::{BoxFuture, Hub, LiveMessage};
 
 /// Who is told about an account's presence (implemented by the store from group
@@ -39,129 +39,6 @@ use super::{BoxFuture, Hub, LiveMessage};
 pub trait Audience: Send + Sync {
     /// The accounts watching `account`.
     fn watchers(&self, account: Uuid) -> BoxFuture<'_, Vec<Uuid>>;
-}
-
-/// The user's chosen availability.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum Availability {
-    /// Reachable (the default).
-    #[default]
-    Available,
-    /// Do not disturb.
-    Busy,
-    /// Stepped away.
-    Away,
-}
-
-/// The availability others see: the user's choice, `idle` derived from inactivity,
-/// or `offline`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    /// No sign of life within the expiry.
-    #[default]
-    Offline,
-    /// Online and available.
-    Available,
-    /// Online, chose busy.
-    Busy,
-    /// Online, chose away.
-    Away,
-    /// Online, chose available, but no user activity for the idle period.
-    Idle,
-}
-
-/// What the account is doing in a call (driven by the call's owner).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
-#[serde(tag = "role", rename_all = "snake_case")]
-pub enum CallRole {
-    /// Not in a call.
-    #[default]
-    None,
-    /// Joined `call`, not speaking.
-    InCall {
-        /// The call.
-        call: Uuid,
-    },
-    /// Speaking in `call`.
-    Talking {
-        /// The call.
-        call: Uuid,
-    },
-    /// Listening to `call` live without having joined it.
-    ListeningLive {
-        /// The call.
-        call: Uuid,
-    },
-    /// Replaying the recording of `call`.
-    Replaying {
-        /// The call.
-        call: Uuid,
-    },
-}
-
-/// An account's presence as others see it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
-pub struct PresenceState {
-    /// Connection presence.
-    pub online: bool,
-    /// Availability (`offline` when not online).
-    pub availability: Status,
-    /// Call role (`none` when not online).
-    pub call: CallRole,
-}
-
-impl PresenceState {
-    /// The state of an account nobody has heard from.
-    pub const OFFLINE: Self = Self {
-        online: false,
-        availability: Status::Offline,
-        call: CallRole::None,
-    };
-}
-
-/// A message to an account's presence actor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PresenceEvent {
-    /// The device is alive (a heartbeat or a WebSocket pong); not user activity.
-    Heartbeat {
-        /// The device.
-        device: Uuid,
-    },
-    /// The user did something on the device (counts as a heartbeat too).
-    Activity {
-        /// The device.
-        device: Uuid,
-    },
-    /// The device opened a live connection (a sign of life and of activity).
-    Connected {
-        /// The device.
-        device: Uuid,
-    },
-    /// The device's live connection ended.
-    Disconnected {
-        /// The device.
-        device: Uuid,
-    },
-    /// The user chose an availability (counts as activity).
-    SetAvailability(Availability),
-    /// The call's owner changed the account's role.
-    SetCallRole(CallRole),
-}
-
-impl PresenceEvent {
-    /// Whether this event brings an offline account online (spawns its actor).
-    fn spawns(self) -> bool {
-        match self {
-            Self::Heartbeat { .. }
-            | Self::Activity { .. }
-            | Self::Connected { .. }
-            | Self::SetAvailability(_) => true,
-            Self::SetCallRole(role) => role != CallRole::None,
-            Self::Disconnected { .. } => false,
-        }
-    }
 }
 
 /// Presence timing.
@@ -191,8 +68,19 @@ impl Default for PresenceConfig {
     }
 }
 
-/// Longest wait for [`Audience::watchers`] before a transition is skipped.
-const AUDIENCE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest wait for [`Audience::watchers`] or the [`PresenceMirror`] before the
+/// actor moves on (a transition is skipped; the next one corrects it).
+const STORE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A shared, expiring copy of every online account's published presence, so that any
+/// node can answer for an account whose actor runs on another node (Redis in a
+/// deployment: [`super::fanout::RedisPresence`]).
+pub trait PresenceMirror: Send + Sync {
+    /// Keeps `state` for `ttl`; an offline state removes the entry.
+    fn save(&self, account: Uuid, state: PresenceState, ttl: Duration) -> BoxFuture<'_, ()>;
+    /// The kept state, if any.
+    fn load(&self, account: Uuid) -> BoxFuture<'_, Option<PresenceState>>;
+}
 
 enum Command {
     Event(PresenceEvent),
@@ -210,6 +98,7 @@ struct Inner {
     config: PresenceConfig,
     hub: Hub,
     audience: Arc<dyn Audience>,
+    mirror: Option<Arc<dyn PresenceMirror>>,
 }
 
 impl Inner {
@@ -228,6 +117,28 @@ impl Presence {
     /// Starts the presence service. Transitions go to `audience.watchers(account)`
     /// through `hub`. Must be called inside a tokio runtime (actors are tasks).
     pub fn spawn(config: PresenceConfig, hub: Hub, audience: Arc<dyn Audience>) -> PresenceHandle {
+        Self::build(config, hub, audience, None)
+    }
+
+    /// [`Presence::spawn`] for a node among several: each actor also keeps its
+    /// published state in `mirror` (expiring after [`PresenceConfig::expiry`], refreshed
+    /// while online), and [`PresenceHandle::get`] answers from the mirror for accounts
+    /// whose actor runs on another node.
+    pub fn spawn_mirrored(
+        config: PresenceConfig,
+        hub: Hub,
+        audience: Arc<dyn Audience>,
+        mirror: Arc<dyn PresenceMirror>,
+    ) -> PresenceHandle {
+        Self::build(config, hub, audience, Some(mirror))
+    }
+
+    fn build(
+        config: PresenceConfig,
+        hub: Hub,
+        audience: Arc<dyn Audience>,
+        mirror: Option<Arc<dyn PresenceMirror>>,
+    ) -> PresenceHandle {
         PresenceHandle {
             inner: Arc::new(Inner {
                 registry: Mutex::new(HashMap::new()),
@@ -238,6 +149,7 @@ impl Presence {
                 },
                 hub,
                 audience,
+                mirror,
             }),
         }
     }
@@ -316,7 +228,11 @@ impl PresenceHandle {
     /// `account`'s current presence (asks its actor; offline if it has none).
     pub async fn get(&self, account: Uuid) -> PresenceState {
         let Some(tx) = self.sender(account, false) else {
-            return PresenceState::OFFLINE;
+            let Some(mirror) = &self.inner.mirror else {
+                return PresenceState::OFFLINE;
+            };
+            let load = tokio::time::timeout(STORE_TIMEOUT, mirror.load(account)).await;
+            return load.ok().flatten().unwrap_or(PresenceState::OFFLINE);
         };
         let (reply, answer) = oneshot::channel();
         if tx.send(Command::Get(reply)).await.is_err() {
@@ -387,6 +303,8 @@ struct Actor {
     published: PresenceState,
     /// When the pending coalesced publication is due.
     flush_at: Option<Instant>,
+    /// When the mirrored state must be refreshed (while online and mirrored).
+    mirror_at: Option<Instant>,
 }
 
 impl Actor {
@@ -411,6 +329,7 @@ impl Actor {
             call: CallRole::None,
             published: PresenceState::OFFLINE,
             flush_at: None,
+            mirror_at: None,
         }
     }
 
@@ -444,6 +363,9 @@ impl Actor {
                 wake = Some(wake.map_or(t, |w| w.min(t)));
             }
         };
+        if let Some(t) = self.mirror_at {
+            consider(t);
+        }
         if current.online && self.call == CallRole::None {
             consider(self.deadline);
         }
@@ -522,10 +444,14 @@ impl Actor {
             if current != self.published && self.flush_at.is_none() {
                 self.flush_at = Some(now + self.config.coalesce);
             }
+            if self.mirror_at.is_some_and(|t| t <= now) {
+                self.save_mirror(self.published, now).await;
+            }
             if self.flush_at.is_some_and(|t| t <= now) {
                 self.flush_at = None;
                 if current != self.published {
                     self.publish(current).await;
+                    self.save_mirror(current, now).await;
                 }
                 if !current.online && self.end().await {
                     return;
@@ -539,7 +465,7 @@ impl Actor {
         // A stuck store must not stall the actor (and every session waiting on its
         // mailbox): watchers miss this transition, the next one corrects it.
         let lookup = self.handle.inner.audience.watchers(self.account);
-        let Ok(watchers) = tokio::time::timeout(AUDIENCE_TIMEOUT, lookup).await else {
+        let Ok(watchers) = tokio::time::timeout(STORE_TIMEOUT, lookup).await else {
             tracing::warn!(account = %self.account, "presence: audience lookup timed out");
             return;
         };
@@ -548,6 +474,21 @@ impl Actor {
             state,
         };
         self.handle.inner.hub.publish_to(&watchers, &message);
+    }
+
+    /// Writes `state` to the mirror (if any) and schedules its refresh.
+    async fn save_mirror(&mut self, state: PresenceState, now: Instant) {
+        let Some(mirror) = self.handle.inner.mirror.clone() else {
+            return;
+        };
+        let ttl = self.config.expiry;
+        let save = mirror.save(self.account, state, ttl);
+        if tokio::time::timeout(STORE_TIMEOUT, save).await.is_err() {
+            tracing::warn!(account = %self.account, "presence: mirror write timed out");
+        }
+        // Refresh well before the entry expires; a node that dies stops refreshing
+        // and its accounts fade out within one expiry.
+        self.mirror_at = state.online.then(|| now + ttl / 3);
     }
 
     /// Leaves the registry and stops, unless messages are waiting. Messages that
