@@ -333,7 +333,8 @@ pub fn run_client(
                 match sock.recv_from(&mut buf) {
                     Ok((len, _)) => {
                         let t = Instant::now();
-                        let measuring = t >= run.measure_from;
+                        // Same window as the engine-side snapshots.
+                        let measuring = t >= run.measure_from && t <= run.end;
                         let Some(datagram) = buf.get_mut(..len) else {
                             continue;
                         };
