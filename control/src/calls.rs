@@ -5,18 +5,17 @@
 //! Owns: call items' creation and listing. Must never: ring (block) a member's client.
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::api::{self, created, ok, ApiRoute};
+use crate::api::{self, ApiRoute};
+use crate::cache::Touch;
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth, PageQuery};
 use crate::groups::require_member;
-use crate::idempotency::Idem;
-use crate::notifications;
+use crate::idempotency::{Idem, Outcome};
 use crate::timeline::{self, insert_item, ListQuery2, NewItem};
 use crate::{validate, AppState};
 
@@ -51,19 +50,18 @@ async fn start_call(
     ApiJson(body, fp): ApiJson<CallBody>,
 ) -> ApiResult<Response> {
     require_member(&st, &group, &auth.account).await?;
-    if let Some(r) = idem.replay(&st.store, &auth.account, &fp).await? {
-        return Ok(r);
-    }
     let subject = body
         .subject
         .as_deref()
         .map(|s| validate::short_text(s, 200, "subject"))
         .transpose()?;
     let gid = group.to_string();
+    let members = crate::groups::member_ids(&st, &gid).await?;
     let mut tx = st.store.w().begin().await?;
     let (out, written) = insert_item(
         &mut tx,
         NewItem {
+            members,
             group: &gid,
             author: &auth.account,
             kind: "call",
@@ -72,11 +70,18 @@ async fn start_call(
         },
     )
     .await?;
-    idem.record(&mut tx, &auth.account, &fp, StatusCode::CREATED, &out)
-        .await?;
-    tx.commit().await?;
-    notifications::publish(&st, written);
-    Ok(created(out))
+    idem.commit(
+        &st,
+        tx,
+        &auth.account,
+        &fp,
+        Outcome {
+            body: out,
+            notify: written,
+            touch: Touch::Items(&gid),
+        },
+    )
+    .await
 }
 
 async fn list_calls(
@@ -93,5 +98,5 @@ async fn list_calls(
         tag: None,
         kind: Some("call".into()),
     };
-    Ok(ok(timeline::list(&st, &group.to_string(), &q).await?))
+    timeline::list(&st, &group.to_string(), &q).await
 }

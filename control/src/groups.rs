@@ -9,14 +9,18 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::api::{self, created, no_content, ok, ApiRoute};
+use crate::api::{self, no_content, ok, ApiRoute};
+use crate::cache::Touch;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath, Auth};
-use crate::idempotency::Idem;
+use crate::idempotency::{Idem, Outcome};
 use crate::notifications::{self, NewNotification};
 use crate::store::{new_id, now_ms};
 use crate::{validate, AppState};
@@ -54,6 +58,13 @@ impl Role {
 
 /// The caller's role in `group`, or 404 if the group does not exist or they are not in it.
 pub async fn require_member(st: &AppState, group: &Uuid, account: &str) -> ApiResult<Role> {
+    if st.caches.enabled() {
+        let members = members(st, &group.to_string()).await?;
+        return members
+            .get(account)
+            .copied()
+            .ok_or_else(ApiError::not_found);
+    }
     let row: Option<(String,)> =
         sqlx::query_as("SELECT role FROM members WHERE group_id = $1 AND account_id = $2")
             .bind(group.to_string())
@@ -62,6 +73,26 @@ pub async fn require_member(st: &AppState, group: &Uuid, account: &str) -> ApiRe
             .await?;
     row.and_then(|(r,)| Role::parse(&r))
         .ok_or_else(ApiError::not_found)
+}
+
+/// Every member of `group` with their role (cached in the single-node mode).
+pub async fn members(st: &AppState, group: &str) -> ApiResult<Arc<HashMap<String, Role>>> {
+    if let Some(m) = st.caches.members(group) {
+        return Ok(m);
+    }
+    let seen = st.caches.generation(group);
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT account_id, role FROM members WHERE group_id = $1")
+            .bind(group)
+            .fetch_all(st.store.r())
+            .await?;
+    let map: Arc<HashMap<String, Role>> = Arc::new(
+        rows.into_iter()
+            .filter_map(|(a, r)| Role::parse(&r).map(|r| (a, r)))
+            .collect(),
+    );
+    st.caches.put_members(group, seen, map.clone());
+    Ok(map)
 }
 
 fn require_role(have: Role, need: Role) -> ApiResult<()> {
@@ -77,11 +108,7 @@ fn require_role(have: Role, need: Role) -> ApiResult<()> {
 
 /// Account ids of every member of `group`.
 pub async fn member_ids(st: &AppState, group: &str) -> ApiResult<Vec<String>> {
-    let rows: Vec<(String,)> = sqlx::query_as("SELECT account_id FROM members WHERE group_id = $1")
-        .bind(group)
-        .fetch_all(st.store.r())
-        .await?;
-    Ok(rows.into_iter().map(|(a,)| a).collect())
+    Ok(members(st, group).await?.keys().cloned().collect())
 }
 
 /// The routes of this resource.
@@ -138,9 +165,6 @@ async fn create_group(
     idem: Idem,
     ApiJson(body, fp): ApiJson<NameBody>,
 ) -> ApiResult<Response> {
-    if let Some(r) = idem.replay(&st.store, &auth.account, &fp).await? {
-        return Ok(r);
-    }
     let name = validate::short_text(&body.name, 100, "name")?;
     let id = new_id();
     let now = now_ms();
@@ -163,10 +187,18 @@ async fn create_group(
     .execute(&mut *tx)
     .await?;
     let out = json!({"group_id": id, "name": name, "role": "owner", "created_at": now});
-    idem.record(&mut tx, &auth.account, &fp, StatusCode::CREATED, &out)
-        .await?;
-    tx.commit().await?;
-    Ok(created(out))
+    idem.commit(
+        &st,
+        tx,
+        &auth.account,
+        &fp,
+        Outcome {
+            body: out,
+            notify: Vec::new(),
+            touch: Touch::Members(&id),
+        },
+    )
+    .await
 }
 
 async fn list_groups(State(st): State<AppState>, auth: Auth) -> ApiResult<Response> {
@@ -284,6 +316,7 @@ async fn set_role(
     if res.rows_affected() == 0 {
         return Err(ApiError::not_found());
     }
+    st.caches.touch_members(&group.to_string());
     Ok(ok(json!({"account_id": member, "role": role.as_str()})))
 }
 
@@ -309,6 +342,7 @@ async fn remove_member(
                 .bind(&gid)
                 .execute(st.store.w())
                 .await?;
+            st.caches.touch_members(&gid);
             return Ok(no_content());
         }
     } else {
@@ -334,6 +368,7 @@ async fn remove_member(
         .bind(&member)
         .execute(st.store.w())
         .await?;
+    st.caches.touch_members(&gid);
     Ok(no_content())
 }
 
@@ -356,9 +391,6 @@ async fn create_invite(
         require_member(&st, &group, &auth.account).await?,
         Role::Admin,
     )?;
-    if let Some(r) = idem.replay(&st.store, &auth.account, &fp).await? {
-        return Ok(r);
-    }
     let ttl = body.expires_in_s.unwrap_or(7 * 24 * 3600);
     if !(60..=30 * 24 * 3600).contains(&ttl) {
         return Err(ApiError::invalid(
@@ -439,11 +471,18 @@ async fn create_invite(
         )
     };
     let rows = notifications::insert(&mut tx, &notify).await?;
-    idem.record(&mut tx, &auth.account, &fp, StatusCode::CREATED, &out)
-        .await?;
-    tx.commit().await?;
-    notifications::publish(&st, rows);
-    Ok(created(out))
+    idem.commit(
+        &st,
+        tx,
+        &auth.account,
+        &fp,
+        Outcome {
+            body: out,
+            notify: rows,
+            touch: Touch::Nothing,
+        },
+    )
+    .await
 }
 
 fn tokens_secret() -> String {
@@ -512,6 +551,7 @@ async fn accept_invite(
     }
     let out = join(&st, &mut tx, &group, &auth.account).await?;
     tx.commit().await?;
+    st.caches.touch_members(&group);
     Ok(ok(out))
 }
 
@@ -562,5 +602,6 @@ async fn join_by_link(
     }
     let out = join(&st, &mut tx, &group, &auth.account).await?;
     tx.commit().await?;
+    st.caches.touch_members(&group);
     Ok(ok(out))
 }

@@ -12,8 +12,11 @@ use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 use sqlx::AnyConnection;
 
+use crate::cache::Touch;
 use crate::error::{is_unique_violation, ApiError, ApiResult};
+use crate::notifications::{self, Written};
 use crate::store::{now_ms, Store};
+use crate::AppState;
 
 /// The header.
 pub const HEADER: &str = "idempotency-key";
@@ -152,6 +155,59 @@ impl Idem {
             Err(e) => Err(e.into()),
         }
     }
+}
+
+impl Idem {
+    /// Finishes a creating request: records the response under the key (if any) in `tx`,
+    /// commits, publishes the notifications and answers 201. If the key was already
+    /// recorded (a retry, or a concurrent twin that committed first), the transaction is
+    /// rolled back and the stored response is replayed instead — or 422 when it was for a
+    /// different body. The happy path thus costs no extra read.
+    pub async fn commit(
+        &self,
+        st: &AppState,
+        mut tx: sqlx::Transaction<'static, sqlx::Any>,
+        account: &str,
+        fingerprint: &[u8; 32],
+        outcome: Outcome<'_>,
+    ) -> ApiResult<Response> {
+        let Outcome {
+            body: out,
+            notify: written,
+            touch,
+        } = outcome;
+        match self
+            .record(&mut tx, account, fingerprint, StatusCode::CREATED, &out)
+            .await
+        {
+            Ok(()) => {
+                tx.commit().await?;
+                st.caches.touch(touch);
+                notifications::publish(st, written);
+                Ok(crate::api::created(out))
+            }
+            Err(e) if e.code() == "idempotency_key_in_use" => {
+                tx.rollback().await?;
+                match self.replay(&st.store, account, fingerprint).await? {
+                    Some(r) => Ok(r),
+                    None => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// What a creating request produced: the 201 body, the notifications to publish after
+/// commit and the cached state it changed.
+#[derive(Debug)]
+pub struct Outcome<'a> {
+    /// The response body.
+    pub body: serde_json::Value,
+    /// Notifications written in the transaction.
+    pub notify: Vec<Written>,
+    /// What to invalidate after commit.
+    pub touch: Touch<'a>,
 }
 
 /// Account id used for routes that take part before authentication (registration).

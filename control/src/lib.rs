@@ -8,6 +8,7 @@
 
 pub mod accounts;
 pub mod api;
+pub mod cache;
 pub mod calls;
 pub mod client;
 pub mod config;
@@ -69,6 +70,8 @@ pub struct AppState {
     pub draining: Arc<AtomicBool>,
     /// The OpenAPI document.
     pub openapi: Arc<serde_json::Value>,
+    /// Membership and timeline-page caches (on for the single-node SQLite mode only).
+    pub caches: Arc<cache::Caches>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -86,7 +89,9 @@ impl AppState {
         let blobs = photos::BlobStore::open(&config.data_dir)?;
         contacts::current_pepper(&store).await?;
         let live = stream::build_live(&store);
+        let caches = Arc::new(cache::Caches::new(store.backend() == store::Backend::Sqlite));
         Ok(AppState {
+            caches,
             store,
             config: Arc::new(config),
             mailer,

@@ -12,11 +12,12 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::api::{self, created, no_content, ok, ApiRoute};
+use crate::api::{self, no_content, ok, ApiRoute};
+use crate::cache::Touch;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{page_json, ApiJson, ApiPath, ApiQuery, Auth, PageQuery};
 use crate::groups::require_member;
-use crate::idempotency::Idem;
+use crate::idempotency::{Idem, Outcome};
 use crate::store::{new_id, now_ms};
 use crate::timeline::fetch_item;
 use crate::{validate, AppState};
@@ -91,9 +92,6 @@ async fn create_mark(
     ApiJson(body, fp): ApiJson<MarkBody>,
 ) -> ApiResult<Response> {
     require_member(&st, &group, &auth.account).await?;
-    if let Some(r) = idem.replay(&st.store, &auth.account, &fp).await? {
-        return Ok(r);
-    }
     let gid = group.to_string();
     // An item of another group is "not found" here, exactly like a missing one.
     let item = fetch_item(&st, &gid, &body.item_id.to_string()).await?;
@@ -165,10 +163,18 @@ async fn create_mark(
         body.offset_ms,
         now,
     ));
-    idem.record(&mut tx, &auth.account, &fp, StatusCode::CREATED, &out)
-        .await?;
-    tx.commit().await?;
-    Ok(created(out))
+    idem.commit(
+        &st,
+        tx,
+        &auth.account,
+        &fp,
+        Outcome {
+            body: out,
+            notify: Vec::new(),
+            touch: Touch::Items(&gid),
+        },
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -235,5 +241,6 @@ async fn delete_mark(
         .bind(mark.to_string())
         .execute(st.store.w())
         .await?;
+    st.caches.touch_items(&group.to_string());
     Ok(no_content())
 }

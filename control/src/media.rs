@@ -9,22 +9,23 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::api::{self, created, ApiRoute};
+use crate::api::{self, ApiRoute};
+use crate::cache::Touch;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{body_error, ApiPath, ApiQuery, Auth};
 use crate::groups::require_member;
-use crate::idempotency::Idem;
+use crate::idempotency::{Idem, Outcome};
 use crate::photos::{self, Hash};
 use crate::store::{new_id, now_ms};
 use crate::timeline::{fetch_item, insert_item, NewItem};
-use crate::{notifications, validate, AppState};
+use crate::{validate, AppState};
 
 const IMAGE_TYPES: &[&str] = &["image/jpeg", "image/png", "image/webp"];
 const VOICE_TYPES: &[&str] = &["audio/ogg", "audio/opus"];
@@ -189,9 +190,6 @@ async fn post_group_photo(
     let query = req.uri().query().unwrap_or("").to_owned();
     let bytes = read_upload(req).await?;
     let fp = fingerprint(&query, &bytes);
-    if let Some(r) = idem.replay(&st.store, &auth.account, &fp).await? {
-        return Ok(r);
-    }
     let gid = group.to_string();
     let caption = q.caption.as_deref().map(validate::text).transpose()?;
     if q.at_offset_ms.is_some() && q.call_item_id.is_none() {
@@ -222,11 +220,13 @@ async fn post_group_photo(
         }
     }
     let prepared = prepare_photo(&st, bytes).await?;
+    let members = crate::groups::member_ids(&st, &gid).await?;
     let mut tx = st.store.w().begin().await?;
     let (photo_id, photo) = insert_photo(&mut tx, &auth.account, Some(&gid), &prepared).await?;
     let (mut out, written) = insert_item(
         &mut tx,
         NewItem {
+            members,
             group: &gid,
             author: &auth.account,
             kind: "photo",
@@ -241,11 +241,18 @@ async fn post_group_photo(
     if let Some(o) = out.as_object_mut() {
         o.insert("photo".into(), photo);
     }
-    idem.record(&mut tx, &auth.account, &fp, StatusCode::CREATED, &out)
-        .await?;
-    tx.commit().await?;
-    notifications::publish(&st, written);
-    Ok(created(out))
+    idem.commit(
+        &st,
+        tx,
+        &auth.account,
+        &fp,
+        Outcome {
+            body: out,
+            notify: written,
+            touch: Touch::Items(&gid),
+        },
+    )
+    .await
 }
 
 async fn post_avatar_photo(
@@ -256,16 +263,21 @@ async fn post_avatar_photo(
 ) -> ApiResult<Response> {
     let bytes = read_upload(req).await?;
     let fp = fingerprint("", &bytes);
-    if let Some(r) = idem.replay(&st.store, &auth.account, &fp).await? {
-        return Ok(r);
-    }
     let prepared = prepare_photo(&st, bytes).await?;
     let mut tx = st.store.w().begin().await?;
     let (_, out) = insert_photo(&mut tx, &auth.account, None, &prepared).await?;
-    idem.record(&mut tx, &auth.account, &fp, StatusCode::CREATED, &out)
-        .await?;
-    tx.commit().await?;
-    Ok(created(out))
+    idem.commit(
+        &st,
+        tx,
+        &auth.account,
+        &fp,
+        Outcome {
+            body: out,
+            notify: Vec::new(),
+            touch: Touch::Nothing,
+        },
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -368,17 +380,16 @@ async fn post_voice(
     require_member(&st, &group, &auth.account).await?;
     let bytes = read_upload(req).await?;
     let fp = fingerprint("", &bytes);
-    if let Some(r) = idem.replay(&st.store, &auth.account, &fp).await? {
-        return Ok(r);
-    }
     let check = bytes.clone();
     let duration_ms = tokio::task::spawn_blocking(move || validate_voice(&check)).await??;
     let hash = st.blobs.put_async(bytes.to_vec()).await?;
     let gid = group.to_string();
+    let members = crate::groups::member_ids(&st, &gid).await?;
     let mut tx = st.store.w().begin().await?;
     let (out, written) = insert_item(
         &mut tx,
         NewItem {
+            members,
             group: &gid,
             author: &auth.account,
             kind: "voice",
@@ -388,11 +399,18 @@ async fn post_voice(
         },
     )
     .await?;
-    idem.record(&mut tx, &auth.account, &fp, StatusCode::CREATED, &out)
-        .await?;
-    tx.commit().await?;
-    notifications::publish(&st, written);
-    Ok(created(out))
+    idem.commit(
+        &st,
+        tx,
+        &auth.account,
+        &fp,
+        Outcome {
+            body: out,
+            notify: written,
+            touch: Touch::Items(&gid),
+        },
+    )
+    .await
 }
 
 async fn get_voice(

@@ -6,19 +6,23 @@
 //! `groups::require_member` first and every query is scoped by group id), or let anyone
 //! but the author change an item.
 
+use axum::body::Bytes;
 use axum::extract::State;
+use axum::http::header;
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sqlx::AnyConnection;
 use uuid::Uuid;
 
-use crate::api::{self, created, no_content, ok, ApiRoute};
+use crate::api::{self, no_content, ok, ApiRoute};
+use crate::cache::Touch;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{page_json, ApiJson, ApiPath, ApiQuery, Auth, PageQuery};
 use crate::groups::require_member;
-use crate::idempotency::Idem;
+use crate::idempotency::{Idem, Outcome};
 use crate::notifications::{self, NewNotification, Written};
 use crate::store::{new_id, now_ms};
 use crate::{validate, AppState};
@@ -116,6 +120,8 @@ pub struct NewItem<'a> {
     pub at_offset_ms: Option<i64>,
     /// The call a photo was shown in.
     pub call_item: Option<String>,
+    /// The group's members (from `groups::members`), to notify.
+    pub members: Vec<String>,
 }
 
 /// Inserts an item with its tags inside `conn`'s transaction and writes the notifications
@@ -159,30 +165,41 @@ pub async fn insert_item(
             .execute(&mut *conn)
             .await?;
     }
-    let members: Vec<(String, String)> = sqlx::query_as(
-        "SELECT m.account_id, a.display_name FROM members m JOIN accounts a ON a.id = m.account_id WHERE m.group_id = $1",
-    )
-    .bind(item.group)
-    .fetch_all(&mut *conn)
-    .await?;
     let mentions = match (item.kind, item.body.as_deref()) {
         ("text", Some(b)) => validate::mentions_in(b),
         _ => Vec::new(),
     };
+    // Display names are needed only to resolve @mentions.
+    let handles: Vec<(String, String)> = if mentions.is_empty() {
+        Vec::new()
+    } else {
+        sqlx::query_as(
+            "SELECT a.id, a.display_name FROM members m JOIN accounts a ON a.id = m.account_id \
+             WHERE m.group_id = $1",
+        )
+        .bind(item.group)
+        .fetch_all(&mut *conn)
+        .await?
+    };
     let subject: Option<String> = item.body.as_deref().map(|b| b.chars().take(100).collect());
     let mut notes = Vec::new();
-    for (account, name) in &members {
+    for account in &item.members {
         if account == item.author {
             continue;
         }
-        let handle: String = name
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect::<String>()
-            .to_lowercase();
+        let mentioned = handles.iter().any(|(id, name)| {
+            id == account
+                && mentions.contains(
+                    &name
+                        .chars()
+                        .filter(|c| !c.is_whitespace())
+                        .collect::<String>()
+                        .to_lowercase(),
+                )
+        });
         let kind = if item.kind == "call" {
             "call_started"
-        } else if mentions.contains(&handle) {
+        } else if mentioned {
             "mention"
         } else {
             "new_item"
@@ -261,15 +278,14 @@ async fn post_text(
     ApiJson(body, fp): ApiJson<TextBody>,
 ) -> ApiResult<Response> {
     require_member(&st, &group, &auth.account).await?;
-    if let Some(r) = idem.replay(&st.store, &auth.account, &fp).await? {
-        return Ok(r);
-    }
     let text = validate::text(&body.text)?;
     let gid = group.to_string();
+    let members = crate::groups::member_ids(&st, &gid).await?;
     let mut tx = st.store.w().begin().await?;
     let (out, written) = insert_item(
         &mut tx,
         NewItem {
+            members,
             group: &gid,
             author: &auth.account,
             kind: "text",
@@ -278,11 +294,18 @@ async fn post_text(
         },
     )
     .await?;
-    idem.record(&mut tx, &auth.account, &fp, StatusCode::CREATED, &out)
-        .await?;
-    tx.commit().await?;
-    notifications::publish(&st, written);
-    Ok(created(out))
+    idem.commit(
+        &st,
+        tx,
+        &auth.account,
+        &fp,
+        Outcome {
+            body: out,
+            notify: written,
+            touch: Touch::Items(&gid),
+        },
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -294,7 +317,18 @@ struct ListQuery {
 }
 
 /// Lists a group's items newest first, optionally by tag and kind (shared with calls).
-pub async fn list(st: &AppState, group: &str, q: &ListQuery2) -> ApiResult<Value> {
+pub async fn list(st: &AppState, group: &str, q: &ListQuery2) -> ApiResult<Response> {
+    let key = format!(
+        "items|{}|{}|{}|{}",
+        q.after.as_deref().unwrap_or(""),
+        q.limit,
+        q.tag.as_deref().unwrap_or(""),
+        q.kind.as_deref().unwrap_or("")
+    );
+    if let Some(page) = st.caches.page(group, &key) {
+        return Ok(json_bytes(page));
+    }
+    let seen = st.caches.generation(group);
     let rows: Vec<ItemRow> = sqlx::query_as(&format!(
         "SELECT {ITEM_COLUMNS} FROM {ITEM_FROM} WHERE i.group_id = $1 AND ($2 = '' OR i.id < $2) \
          AND ($3 = '' OR i.kind = $3) \
@@ -309,7 +343,14 @@ pub async fn list(st: &AppState, group: &str, q: &ListQuery2) -> ApiResult<Value
     .bind(i64::from(q.limit) + 1)
     .fetch_all(st.store.r())
     .await?;
-    Ok(page_json(rows, q.limit, |r| r.id.clone(), ItemRow::to_json))
+    let page =
+        Bytes::from(page_json(rows, q.limit, |r| r.id.clone(), ItemRow::to_json).to_string());
+    st.caches.put_page(group, seen, key, page.clone());
+    Ok(json_bytes(page))
+}
+
+fn json_bytes(body: Bytes) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 /// A validated list query.
@@ -354,7 +395,7 @@ async fn list_items(
         tag,
         kind,
     };
-    Ok(ok(list(&st, &group.to_string(), &q).await?))
+    list(&st, &group.to_string(), &q).await
 }
 
 /// One item of `group` (already membership-checked by the caller).
@@ -427,6 +468,7 @@ async fn edit_item(
             .await?;
     }
     tx.commit().await?;
+    st.caches.touch_items(&gid);
     Ok(ok(fetch_item(&st, &gid, &iid).await?.to_json()))
 }
 
@@ -449,5 +491,6 @@ async fn delete_item(
         .bind(&gid)
         .execute(st.store.w())
         .await?;
+    st.caches.touch_items(&gid);
     Ok(no_content())
 }

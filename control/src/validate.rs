@@ -12,7 +12,7 @@ pub const MAX_TEXT_CHARS: usize = 4000;
 fn bad_char(c: char) -> bool {
     c.is_control()
         || matches!(c,
-            '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}'
+            '\u{200B}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}'
             | '\u{2066}'..='\u{2069}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
 }
 
@@ -26,6 +26,7 @@ pub fn email(raw: &str) -> ApiResult<String> {
     let (local, domain) = e.rsplit_once('@').ok_or_else(bad)?;
     if local.is_empty()
         || local.len() > 64
+        || local.contains('@')
         || domain.len() < 3
         || !domain.contains('.')
         || domain.contains('@')
