@@ -89,7 +89,9 @@ impl AppState {
         let blobs = photos::BlobStore::open(&config.data_dir)?;
         contacts::current_pepper(&store).await?;
         let live = stream::build_live(&store);
-        let caches = Arc::new(cache::Caches::new(store.backend() == store::Backend::Sqlite));
+        let caches = Arc::new(cache::Caches::new(
+            store.backend() == store::Backend::Sqlite,
+        ));
         Ok(AppState {
             caches,
             store,
