@@ -5,7 +5,12 @@
 //! call gets its first participant) and the tick: every member plays one frame out of
 //! its jitter buffer, the selection is updated, the mixes are summed, limited and encoded
 //! once each, and one send per listener is queued (the packet itself is re-headed and
-//! protected in [`crate::Engine::poll_transmit`]). A call where nobody talks decodes
+//! protected in [`crate::Engine::poll_transmit`]). No listener ever gets a packet whose
+//! encoder history holds its own voice: a speaker slot's encoder starts afresh for each
+//! new occupant, any encoder that skipped a tick starts afresh, and a member leaving
+//! its slot hears its old slot's encoder (or nothing) for one tick before switching to
+//! the shared stream, whose next packet still carries the frame with its voice (Opus
+//! lookahead and in-band FEC). A call where nobody talks decodes
 //! nothing and encodes nothing. It must never allocate during a tick, read the clock,
 //! or touch another call.
 
@@ -34,6 +39,9 @@ pub(crate) struct MixOut {
     /// encoded this tick.
     pub rtp: Box<[u8; RTP_BUF]>,
     pub len: usize,
+    /// The call tick of the last encode: an encoder that skipped a tick starts afresh,
+    /// since its lookahead and in-band FEC still hold a mix from before the gap.
+    last_tick: Option<u64>,
 }
 
 impl MixOut {
@@ -63,17 +71,24 @@ impl MixOut {
             limiter: Limiter::new(),
             rtp,
             len: 0,
+            last_tick: None,
         })
     }
 
-    /// Limits and encodes `mix`; sets `len` (0 on failure or a DTX "nothing" frame).
+    /// Limits and encodes `mix` as call tick `tick`; sets `len` (0 on failure or a DTX
+    /// "nothing" frame).
     fn encode(
         &mut self,
         mix: &[f32; FRAME_SAMPLES],
         pcm: &mut [i16; FRAME_SAMPLES],
+        tick: u64,
     ) -> Result<(), OpusError> {
-        self.limiter.process(mix, pcm);
         self.len = 0;
+        if self.last_tick != Some(tick.wrapping_sub(1)) {
+            self.restart()?;
+        }
+        self.last_tick = Some(tick);
+        self.limiter.process(mix, pcm);
         let payload = self
             .rtp
             .get_mut(HEADER_LEN..HEADER_LEN + MAX_PACKET)
@@ -84,6 +99,15 @@ impl MixOut {
             self.len = HEADER_LEN + n;
         }
         Ok(())
+    }
+
+    /// Forgets everything encoded so far (a new occupant of a speaker slot): the
+    /// encoder's lookahead, prediction and in-band FEC of the previous frame all hold
+    /// the mix the previous occupant heard, which contains the new occupant's voice.
+    fn restart(&mut self) -> Result<(), OpusError> {
+        self.limiter = Limiter::new();
+        self.last_tick = None;
+        self.enc.reset()
     }
 
     /// The packet encoded this tick, if any.
@@ -246,12 +270,34 @@ pub(crate) fn tick(call: &mut Call, ctx: TickCtx<'_>) {
             eligible: p.vad.talking() && !p.muted,
         });
     }
-    // 2. Loudest-N selection.
+    // 2. Loudest-N selection. A member that leaves its slot this tick was in the
+    // previous full mix, and the shared encoder's next packet still carries the tail of
+    // that frame (lookahead and in-band FEC): it must not hear the shared stream before
+    // the next tick. It gets the mix through its old slot's encoder (whose history is
+    // the mix without it) while that slot stays free, else nothing for one frame.
     let members = &call.members;
+    let mut leaving: [Option<usize>; MAX_SPEAKERS] = [None; MAX_SPEAKERS];
+    let mut taken = [false; MAX_SPEAKERS];
+    let mut restart_failed = None;
+    let mixing_now = call.mixing.as_deref_mut();
+    let mut speakers_now = mixing_now.map(|m| &mut m.speakers);
     call.sel.update(&call.cands, |change| {
         let (member, slot) = match change {
-            SlotChange::Freed { member, .. } => (member, None),
-            SlotChange::Taken { slot, member } => (member, Some(slot)),
+            SlotChange::Freed { member, slot } => {
+                if let Some(l) = leaving.get_mut(slot) {
+                    *l = Some(member);
+                }
+                (member, None)
+            }
+            SlotChange::Taken { slot, member } => {
+                if let Some(t) = taken.get_mut(slot) {
+                    *t = true;
+                }
+                if let Some(out) = speakers_now.as_mut().and_then(|s| s.get_mut(slot)) {
+                    restart_failed = restart_failed.or(out.restart().err());
+                }
+                (member, Some(slot))
+            }
         };
         if let Some(Some(p)) = members.get(member).and_then(|&s| parts.get_mut(s as usize)) {
             p.speaker = slot;
@@ -288,10 +334,10 @@ pub(crate) fn tick(call: &mut Call, ctx: TickCtx<'_>) {
         return;
     }
     // 4. One shared encode, and one mix-minus encode per speaker slot.
-    let mut failed = mixing
+    let mut failed = restart_failed.or(mixing
         .shared
-        .encode(&mixing.mix, &mut mixing.shared_pcm)
-        .err();
+        .encode(&mixing.mix, &mut mixing.shared_pcm, tick_no)
+        .err());
     work.encodes += 1;
     if let Some(rec) = recorder {
         // The recording gets the shared packet as sent (no extra encode) and its PCM.
@@ -316,11 +362,21 @@ pub(crate) fn tick(call: &mut Call, ctx: TickCtx<'_>) {
                 continue;
             }
             mix_minus(&mut mixing.scratch, &mixing.mix, &p.pcm, p.gain);
-            failed = failed.or(out.encode(&mixing.scratch, &mut mixing.pcm).err());
+            failed = failed.or(out.encode(&mixing.scratch, &mut mixing.pcm, tick_no).err());
         } else {
-            failed = failed.or(out.encode(&mixing.mix, &mut mixing.pcm).err());
+            failed = failed.or(out.encode(&mixing.mix, &mut mixing.pcm, tick_no).err());
         }
         work.encodes += 1;
+    }
+    for (slot, leaver) in leaving.iter().enumerate() {
+        if leaver.is_none() || taken.get(slot).copied().unwrap_or(true) {
+            continue;
+        }
+        // The mix no longer holds the leaver's voice (it is not selected this tick).
+        if let Some(out) = mixing.speakers.get_mut(slot) {
+            failed = failed.or(out.encode(&mixing.mix, &mut mixing.pcm, tick_no).err());
+            work.encodes += 1;
+        }
     }
     if let Some(e) = failed {
         // Reported once per call; the affected listeners get nothing this tick.
@@ -334,12 +390,17 @@ pub(crate) fn tick(call: &mut Call, ctx: TickCtx<'_>) {
     }
     // 5. Queue one send per listener with a latched address.
     let ts_offset = (tick_no as u32).wrapping_mul(FRAME_SAMPLES as u32);
-    for &slot in call.members.iter() {
+    for (i, &slot) in call.members.iter().enumerate() {
         let Some(Some(p)) = parts.get_mut(slot as usize) else {
             continue;
         };
         let Some(to) = p.addr else { continue };
-        let source = match p.speaker {
+        // A leaver whose slot went to a newcomer gets nothing this tick.
+        let left = leaving.iter().position(|l| *l == Some(i));
+        if left.is_some_and(|s| taken.get(s).copied().unwrap_or(true)) {
+            continue;
+        }
+        let source = match p.speaker.or(left) {
             Some(s) => {
                 if mixing.speakers.get(s).is_none_or(|o| o.len == 0) {
                     continue;

@@ -149,3 +149,104 @@ fn three_full_scale_talkers_are_limited_not_clipped_or_wrapped() {
         assert!(a > 4_000.0, "{amps:?}");
     }
 }
+
+/// A talker's own tone counts as heard above this amplitude (talkers send 2000–5500;
+/// a few milliseconds of one's own voice in a 20 ms frame already exceed it).
+const SELF_HEARD: f32 = 600.0;
+
+#[test]
+fn talkers_rotating_through_the_speaker_slots_never_hear_themselves() {
+    use talko_engine::sim::{tone_amplitude, tone_of, ClientConfig, Rng};
+    use talko_engine::{Command, ParticipantId};
+    // Tone indices from a Sidon set (all pairwise sums distinct): no third-order
+    // intermodulation product of the mixed tones (2a-b, a+b-c) lands on a member's
+    // tone, so a detected own tone is the member's own voice, not coding distortion.
+    let index = [0usize, 1, 3, 7, 12, 20];
+    let n = index.len();
+    let clients = (0..n).map(|i| {
+        let mut c = ClientConfig::new(index[i]);
+        c.amplitude = 2_000.0 + 700.0 * i as f32;
+        c
+    });
+    let mut h = Harness::with_clients(EngineConfig::default(), clients, 11).unwrap();
+    for i in 0..n {
+        h.join(i).unwrap();
+        h.clients[i].talking = false;
+    }
+    h.run(WARMUP, |_, _| {});
+    let mut rng = Rng::new(0x51DE);
+    let mut muted = vec![false; n];
+    let mut self_frames = vec![0u32; n];
+    let mut loudest_self = 0f32;
+    let mut checked = 0u32;
+    let mut heard_others = 0u32;
+    let rounds = 150;
+    let mut incidents = Vec::new();
+    for round in 0..rounds {
+        // A new set of one to four talkers (more than the three slots: newcomers wait
+        // or, when clearly louder, displace the quietest speaker), sometimes a mute.
+        let talkers = 1 + (rng.next_u64() % 4) as usize;
+        for c in h.clients.iter_mut() {
+            c.talking = false;
+        }
+        for _ in 0..talkers {
+            let t = (rng.next_u64() % n as u64) as usize;
+            h.clients[t].talking = true;
+        }
+        let mute = (rng.next_u64() % 4 == 0).then(|| (rng.next_u64() % n as u64) as usize);
+        for (i, m) in muted.iter_mut().enumerate() {
+            let want = mute == Some(i);
+            if *m != want {
+                *m = want;
+                let cmd = Command::SetMute {
+                    call: h.call,
+                    participant: ParticipantId(i as u64),
+                    muted: want,
+                };
+                h.engine.handle_command(h.now, cmd).unwrap();
+            }
+        }
+        let d = Duration::from_millis(100 + 20 * (rng.next_u64() % 25));
+        let talking: Vec<bool> = h.clients.iter().map(|c| c.talking).collect();
+        h.run(d, |i, pcm| {
+            checked += 1;
+            let own = tone_amplitude(pcm, tone_of(index[i]));
+            if own > SELF_HEARD {
+                self_frames[i] += 1;
+                if incidents.len() < 20 {
+                    incidents.push((round, i, talking[i], own as u32));
+                }
+            }
+            loudest_self = loudest_self.max(own);
+            let others = index.iter().filter(|&&t| t != index[i]);
+            if others
+                .into_iter()
+                .any(|&t| tone_amplitude(pcm, tone_of(t)) > 1_000.0)
+            {
+                heard_others += 1;
+            }
+        });
+    }
+    assert!(
+        checked > 8 * n as u32 * rounds,
+        "only {checked} frames checked"
+    );
+    // The mixes did carry the others' voices (silence would pass the last check).
+    assert!(
+        heard_others > checked / 3,
+        "others heard in only {heard_others} of {checked} frames"
+    );
+    let talk_events = h
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::TalkingStarted { .. }))
+        .count();
+    assert!(
+        talk_events > 60,
+        "only {talk_events} talk starts: rotation too slow"
+    );
+    assert!(
+        self_frames.iter().all(|&f| f == 0),
+        "talkers heard their own tone in {self_frames:?} frames (loudest {loudest_self:.0}) of {checked}: {incidents:?}"
+    );
+}
