@@ -70,6 +70,12 @@ impl Idem {
         self.key.is_some()
     }
 
+    /// `(key, route, fingerprint)` to record for a request body, if a key was sent.
+    pub fn parts(&self, body: &[u8; 32]) -> Option<(String, String, String)> {
+        let key = self.key.clone()?;
+        Some((key, self.route.clone(), self.fingerprint(body)))
+    }
+
     fn fingerprint(&self, body: &[u8; 32]) -> String {
         let mut h = Sha256::new();
         h.update(self.route.as_bytes());

@@ -8,6 +8,7 @@
 
 pub mod accounts;
 pub mod api;
+pub mod batch;
 pub mod cache;
 pub mod calls;
 pub mod client;
@@ -72,6 +73,8 @@ pub struct AppState {
     pub openapi: Arc<serde_json::Value>,
     /// Membership and timeline-page caches (on for the single-node SQLite mode only).
     pub caches: Arc<cache::Caches>,
+    /// Group-commit writer for text posts.
+    pub texts: batch::TextWriter,
 }
 
 impl std::fmt::Debug for AppState {
@@ -93,6 +96,7 @@ impl AppState {
             store.backend() == store::Backend::Sqlite,
         ));
         Ok(AppState {
+            texts: batch::TextWriter::spawn(store.clone()),
             caches,
             store,
             config: Arc::new(config),

@@ -66,40 +66,66 @@ pub struct Written {
 
 /// Inserts notifications inside the caller's transaction; publish the result after commit.
 pub async fn insert(conn: &mut AnyConnection, list: &[NewNotification]) -> ApiResult<Vec<Written>> {
-    let mut out = Vec::with_capacity(list.len());
     let now = now_ms();
-    for n in list {
-        let id = new_id();
-        sqlx::query(
-            "INSERT INTO notifications (id, account_id, kind, group_id, item_id, actor_id, subject, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(&id)
-        .bind(&n.account)
-        .bind(n.kind)
-        .bind(&n.group)
-        .bind(&n.item)
-        .bind(&n.actor)
-        .bind(&n.subject)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
-        let row: Row = (
-            id,
-            n.kind.to_owned(),
-            n.group.clone(),
-            n.item.clone(),
-            n.actor.clone(),
-            n.subject.clone(),
-            now,
-            None,
+    let rows: Vec<(Row, &str)> = list
+        .iter()
+        .map(|n| {
+            let row: Row = (
+                new_id(),
+                n.kind.to_owned(),
+                n.group.clone(),
+                n.item.clone(),
+                n.actor.clone(),
+                n.subject.clone(),
+                now,
+                None,
+            );
+            (row, n.account.as_str())
+        })
+        .collect();
+    // Multi-row inserts: one round trip per 100 notifications.
+    for chunk in rows.chunks(100) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let b = i * 8;
+                format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5,
+                    b + 6,
+                    b + 7,
+                    b + 8
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO notifications (id, account_id, kind, group_id, item_id, actor_id, subject, created_at) VALUES {}",
+            values.join(", ")
         );
-        out.push(Written {
-            account: n.account.clone(),
-            json: row_json(&row),
-        });
+        let mut q = sqlx::query(&sql);
+        for (r, account) in chunk {
+            q = q
+                .bind(r.0.as_str())
+                .bind(*account)
+                .bind(r.1.as_str())
+                .bind(r.2.as_deref())
+                .bind(r.3.as_deref())
+                .bind(r.4.as_deref())
+                .bind(r.5.as_deref())
+                .bind(r.6);
+        }
+        q.execute(&mut *conn).await?;
     }
-    Ok(out)
+    Ok(rows
+        .iter()
+        .map(|(r, account)| Written {
+            account: (*account).to_owned(),
+            json: row_json(r),
+        })
+        .collect())
 }
 
 /// Hands committed notifications to the live stream.

@@ -22,7 +22,7 @@ use crate::cache::Touch;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{page_json, ApiJson, ApiPath, ApiQuery, Auth, PageQuery};
 use crate::groups::require_member;
-use crate::idempotency::{Idem, Outcome};
+use crate::idempotency::Idem;
 use crate::notifications::{self, NewNotification, Written};
 use crate::store::{new_id, now_ms};
 use crate::{validate, AppState};
@@ -55,6 +55,33 @@ pub struct ItemRow {
 }
 
 impl ItemRow {
+    /// A new text item as it will be stored.
+    pub fn text(
+        id: String,
+        group: &str,
+        author: &str,
+        text: String,
+        tags: &[String],
+        now: i64,
+    ) -> ItemRow {
+        ItemRow {
+            id,
+            group_id: group.to_owned(),
+            author_id: author.to_owned(),
+            kind: "text".to_owned(),
+            body: Some(text),
+            photo_id: None,
+            duration_ms: None,
+            at_offset_ms: None,
+            call_item_id: None,
+            tags: tags.join(" "),
+            created_at: now,
+            edited_at: None,
+            width: None,
+            height: None,
+        }
+    }
+
     /// The item's id.
     pub fn id(&self) -> &str {
         &self.id
@@ -281,31 +308,29 @@ async fn post_text(
     let text = validate::text(&body.text)?;
     let gid = group.to_string();
     let members = crate::groups::member_ids(&st, &gid).await?;
-    let mut tx = st.store.w().begin().await?;
-    let (out, written) = insert_item(
-        &mut tx,
-        NewItem {
-            members,
-            group: &gid,
-            author: &auth.account,
-            kind: "text",
-            body: Some(text),
-            ..Default::default()
-        },
-    )
-    .await?;
-    idem.commit(
-        &st,
-        tx,
-        &auth.account,
-        &fp,
-        Outcome {
-            body: out,
-            notify: written,
-            touch: Touch::Items(&gid),
-        },
-    )
-    .await
+    let job = crate::batch::TextJob {
+        group: gid.clone(),
+        author: auth.account.clone(),
+        text,
+        members,
+        idem: idem.parts(&fp),
+    };
+    match st.texts.submit(job).await? {
+        crate::batch::JobOutcome::Created { body, notify } => {
+            st.caches.touch(Touch::Items(&gid));
+            notifications::publish(&st, notify);
+            Ok(crate::api::created(body))
+        }
+        crate::batch::JobOutcome::KeyTaken => {
+            match idem.replay(&st.store, &auth.account, &fp).await? {
+                Some(r) => Ok(r),
+                None => Err(ApiError::conflict(
+                    "idempotency_key_in_use",
+                    "a request with this Idempotency-Key is being processed; retry",
+                )),
+            }
+        }
+    }
 }
 
 #[derive(Deserialize)]

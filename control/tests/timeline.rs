@@ -174,3 +174,35 @@ both! {
         assert_eq!(s, StatusCode::NO_CONTENT);
     }
 }
+
+both! {
+    async fn concurrent_posts_are_batched_without_loss_or_duplicates(app) {
+        let ana = app.user("Ana").await;
+        let bo = app.user("Bo").await;
+        let g = app.group(&ana, "T").await;
+        app.add_member(&g, &ana, &bo).await;
+        let path = format!("/v1/groups/{g}/items");
+        // 40 distinct posts and 10 retries of one key, all at once.
+        let mut tasks = Vec::new();
+        for i in 0..50 {
+            let (text, key) = if i < 40 { (format!("post {i} #batch"), format!("k{i}")) } else { ("same".to_owned(), "dup".to_owned()) };
+            let (path, token) = (path.clone(), ana.token.clone());
+            tasks.push(async move {
+                app.call_with(Method::POST, &path, Some(&token), Some(json!({"text": text})), &[("idempotency-key", key.as_str())]).await
+            });
+        }
+        let results = futures_util::future::join_all(tasks).await;
+        let dup_ids: std::collections::HashSet<String> = results[40..].iter().map(|(s, v)| {
+            assert_eq!(*s, StatusCode::CREATED, "{v}");
+            v["item_id"].as_str().unwrap().to_owned()
+        }).collect();
+        assert_eq!(dup_ids.len(), 1, "every retry got the one stored answer");
+        assert!(results[..40].iter().all(|(s, _)| *s == StatusCode::CREATED));
+        let (_, list) = app.get(&format!("{path}?limit=200"), &ana.token).await;
+        assert_eq!(list["items"].as_array().unwrap().len(), 41);
+        let (_, tagged) = app.get(&format!("{path}?tag=batch&limit=200"), &ana.token).await;
+        assert_eq!(tagged["items"].as_array().unwrap().len(), 40);
+        let (_, n) = app.get("/v1/notifications?limit=200", &bo.token).await;
+        assert_eq!(n["items"].as_array().unwrap().iter().filter(|x| x["kind"] == "new_item").count(), 41);
+    }
+}
