@@ -37,9 +37,11 @@ const CLIENT_THREAD_PREFIX: &str = "loadgen-client-";
 pub const LATENCY_METHOD: &str = "200 ms into each voiced burst a talker's tag tone switches to \
 its second tone; the talker stores the send instant of the first switched packet; a checked \
 listener decodes every mix and timestamps the first frame carrying the second tone; latency = \
-receive instant - send instant (one process clock, loopback). The talker is already a selected \
-speaker then, so this is one packet's way through jitter buffer, tick, mix, encode and codec \
-look-ahead. Talk-start delay: the same from a burst's first packet, adding talk detection";
+receive instant - send instant (one process clock, loopback). The switch sits 13 ms (the \
+look-ahead of the talker's and of the mix's Opus encoder) before the switched packet's frame, so \
+it fills exactly the decoded mix frame built from that packet: no codec look-ahead and no frame \
+of detection delay is counted. The talker is already a selected speaker then, so this is one \
+packet's way through jitter buffer, tick wait, mix, encode and send. Talk-start delay: the same from a burst's first packet, adding talk detection";
 
 fn keys(profile: SrtpProfile, rng: &mut Rng) -> Keys {
     let fill = |n: usize, rng: &mut Rng| (0..n).map(|_| rng.next_u64() as u8).collect();

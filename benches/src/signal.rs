@@ -28,6 +28,15 @@ pub const TAG_SPACING_HZ: f32 = 800.0;
 pub const MAX_TAGGED_TALKERS: usize = 6;
 /// Frames into a burst at which the tag switches to the talker's second tone.
 pub const SWITCH_AFTER_FRAMES: usize = 10;
+/// Opus look-ahead of one `voip_mono` encoder at 48 kHz (2.5 ms + 4 ms of delay
+/// compensation): decoded sample `n` of a packet stream is input sample `n - 312`.
+pub const OPUS_LOOKAHEAD_SAMPLES: usize = 312;
+/// How far before its frame boundary the tag switches: the look-ahead of the talker's
+/// encoder plus that of the engine's mix encoder. The switch then reaches a listener's
+/// decoded audio exactly at the start of the mix built from the first switched packet,
+/// so detecting it adds neither codec delay nor a frame of detection delay to the
+/// latency measured from that packet's send instant.
+pub const SWITCH_LEAD_SAMPLES: usize = 2 * OPUS_LOOKAHEAD_SAMPLES;
 /// Tag amplitude, as a fraction of full scale.
 pub const TAG_AMPLITUDE: f32 = 0.08;
 /// Peak amplitude of the speech-like part.
@@ -193,9 +202,11 @@ pub fn speech_like(k: usize, frames: usize, seed: u64) -> TalkerAudio {
         }
         let starts = fi == 0 || !voiced.get(fi - 1).copied().unwrap_or(false);
         let second = switched.get(fi).copied().unwrap_or(false);
-        let freq = if second { switch_hz } else { tag_hz };
+        let switch_next = !second && switched.get(fi + 1).copied().unwrap_or(false);
         let ends = !voiced.get(fi + 1).copied().unwrap_or(false);
         for n in 0..FRAME {
+            let early = switch_next && n >= FRAME - SWITCH_LEAD_SAMPLES;
+            let freq = if second || early { switch_hz } else { tag_hz };
             let t = burst_t;
             // Pitch contour: declination plus a slow intonation wave.
             let f0 = base_f0
@@ -329,12 +340,11 @@ pub fn from_wav(wav: &[f32], k: usize, frames: usize) -> TalkerAudio {
     let mut phase = 0.0f32;
     for (fi, chunk) in pcm.chunks_mut(FRAME).enumerate() {
         let on = voiced.get(fi).copied().unwrap_or(false);
-        let freq = if switched.get(fi).copied().unwrap_or(false) {
-            switch_hz
-        } else {
-            tag_hz
-        };
-        for s in chunk.iter_mut() {
+        let second = switched.get(fi).copied().unwrap_or(false);
+        let switch_next = !second && switched.get(fi + 1).copied().unwrap_or(false);
+        for (n, s) in chunk.iter_mut().enumerate() {
+            let early = switch_next && n >= FRAME - SWITCH_LEAD_SAMPLES;
+            let freq = if second || early { switch_hz } else { tag_hz };
             phase = (phase + 2.0 * PI * freq / SAMPLE_RATE as f32) % (2.0 * PI);
             if on {
                 *s = *s * 0.6 + TAG_AMPLITUDE * phase.sin();
@@ -414,6 +424,7 @@ mod tests {
             let interior = a.voiced[i]
                 && !a.is_onset(i)
                 && !a.is_switch(i)
+                && !a.is_switch(i + 1)
                 && a.voiced.get(i + 1) == Some(&true);
             if interior {
                 assert!(amp > 0.8 * TAG_AMPLITUDE, "frame {i}: tag amplitude {amp}");
@@ -435,6 +446,19 @@ mod tests {
             switches > 0 && switches <= onsets,
             "{switches} switches, {onsets} onsets"
         );
+    }
+
+    #[test]
+    fn the_switch_leads_its_frame_by_both_encoders_look_ahead() {
+        let mut enc = talko_codecs::opus::codec::Encoder::voip_mono().unwrap();
+        assert_eq!(enc.lookahead().unwrap(), OPUS_LOOKAHEAD_SAMPLES as i32);
+        let a = speech_like(1, 400, 3);
+        let i = (1..400).find(|&i| a.is_switch(i)).expect("a switch");
+        let before = a.frame(i - 1);
+        let (head, tail) = before.split_at(FRAME - SWITCH_LEAD_SAMPLES);
+        assert!(tone_amplitude(head, a.switch_hz) < 0.1 * TAG_AMPLITUDE);
+        assert!(tone_amplitude(tail, a.switch_hz) > 0.8 * TAG_AMPLITUDE);
+        assert!(tone_amplitude(tail, a.tag_hz) < 0.1 * TAG_AMPLITUDE);
     }
 
     #[test]

@@ -99,9 +99,16 @@ pub struct JitterBuffer {
     high_seq: u64,
     high_ts: u32,
     have_high: bool,
-    /// Relative delay (µs) of the last packet: arrival minus media time, accumulated.
+    /// Relative delay (µs) of the last packet: playable tick minus media time,
+    /// accumulated.
     rel_delay: i64,
     last_arrival_us: i64,
+    /// The last tick [`JitterBuffer::pop`] ran at: the playout grid.
+    last_pop_us: Option<i64>,
+    /// Until when a recent sequence gap keeps one frame of slack, so that a lost
+    /// packet's successor is here in time to rebuild it with in-band FEC.
+    gap_hold_until_us: i64,
+    hold_us: i64,
     last_ts: u32,
     buckets: [Bucket; BUCKETS],
     bucket_us: i64,
@@ -143,6 +150,9 @@ impl JitterBuffer {
             have_high: false,
             rel_delay: 0,
             last_arrival_us: 0,
+            last_pop_us: None,
+            gap_hold_until_us: i64::MIN,
+            hold_us: hold,
             last_ts: 0,
             buckets: [Bucket {
                 start_us: i64::MIN,
@@ -171,6 +181,7 @@ impl JitterBuffer {
         for b in &mut self.buckets {
             b.start_us = i64::MIN;
         }
+        self.gap_hold_until_us = i64::MIN;
         self.target_us = self.min_target_us;
     }
 
@@ -203,7 +214,20 @@ impl JitterBuffer {
         (seq % SLOTS as u64) as usize
     }
 
+    /// The first playout tick at or after `arrival_us` (the arrival itself until the
+    /// grid is known).
+    fn playable_tick_us(&self, arrival_us: i64) -> i64 {
+        match self.last_pop_us {
+            Some(last) => {
+                let ahead = arrival_us - last;
+                last + (ahead + FRAME_US - 1).div_euclid(FRAME_US) * FRAME_US
+            }
+            None => arrival_us,
+        }
+    }
+
     fn observe_delay(&mut self, arrival_us: i64, ts: u32) {
+        let arrival_us = self.playable_tick_us(arrival_us);
         if self.have_high {
             let dt_arrival = arrival_us - self.last_arrival_us;
             let dt_media = i64::from(ts.wrapping_sub(self.last_ts) as i32) * 1_000 / 48;
@@ -241,11 +265,18 @@ impl JitterBuffer {
             }
         }
         let spread = if lo <= hi { hi - lo } else { 0 };
+        let fec_slack = if now_us < self.gap_hold_until_us {
+            FRAME_US
+        } else {
+            0
+        };
         self.target_us =
-            (self.min_target_us + spread).clamp(self.min_target_us, self.max_target_us);
+            (self.min_target_us + spread + fec_slack).clamp(self.min_target_us, self.max_target_us);
     }
 
-    /// Stores one packet that arrived at `arrival_us` (µs on the caller's timeline).
+    /// Stores one packet that arrived at `arrival_us` (µs on the caller's timeline; a
+    /// caller whose next tick is overdue passes that tick's time, as the packet will
+    /// still be played by it).
     pub fn insert(
         &mut self,
         arrival_us: i64,
@@ -258,6 +289,9 @@ impl JitterBuffer {
             return Inserted::TooLarge;
         }
         let ext = self.extend(seq);
+        if self.have_high && ext > self.high_seq + 1 {
+            self.gap_hold_until_us = arrival_us.saturating_add(self.hold_us);
+        }
         self.observe_delay(arrival_us, ts);
         if self.state != State::Empty && ext < self.play_seq {
             return Inserted::Late;
@@ -332,6 +366,7 @@ impl JitterBuffer {
 
     /// Advances playout by one frame (one tick) and says what to play.
     pub fn pop(&mut self, now_us: i64) -> Playout<'_> {
+        self.last_pop_us = Some(now_us);
         self.update_target(now_us);
         match self.state {
             State::Empty => Playout::Nothing,

@@ -159,10 +159,12 @@ impl Participant {
         true
     }
 
-    /// Receives one SRTP datagram that carries this participant's SSRC.
+    /// Receives one SRTP datagram that carries this participant's SSRC; `playable_us` is
+    /// the arrival time the jitter buffer counts (the overdue tick's time, if one is).
     pub(crate) fn receive_rtp(
         &mut self,
         now_us: i64,
+        playable_us: i64,
         from: SocketAddr,
         datagram: &mut [u8],
         max_datagram: usize,
@@ -196,7 +198,7 @@ impl Participant {
             .and_then(|id| audio_level(&pkt, id))
             .map(|l| (l.voice, l.level_dbov));
         match self.jb.insert(
-            now_us,
+            playable_us,
             pkt.sequence_number(),
             pkt.timestamp(),
             pkt.payload(),

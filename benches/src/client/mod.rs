@@ -11,8 +11,10 @@
 //! second tone (after >= 100 ms without it) gives one sample: receive instant minus the
 //! stored send instant. The talker is already selected as a speaker by then, so this is
 //! one packet's way through the engine (jitter buffer, wait for the tick, mixing,
-//! encoding, codec look-ahead) plus a few tens of microseconds of loopback and client
-//! scheduling. The same is done with the burst's first packet for the talk-start delay,
+//! encoding) plus a few tens of microseconds of loopback and client scheduling. The
+//! switch leads its packet's frame by both encoders' look-ahead
+//! ([`crate::signal::SWITCH_LEAD_SAMPLES`]), so codec delay does not push the switch
+//! into the next decoded frame. The same is done with the burst's first packet for the talk-start delay,
 //! which adds the engine's talk detection and speaker selection.
 //!
 //! Must never: let the client fall behind silently (late sends are counted), or count

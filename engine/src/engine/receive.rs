@@ -27,13 +27,19 @@ impl Engine {
             return;
         };
         let max = self.cfg.max_datagram;
+        // An overdue tick that has not run yet still plays this packet: the jitter
+        // buffer must not count the shard's own lateness as network jitter.
+        let playable_us = match self.next_tick {
+            Some(t) => now_us.min(self.now_us(t)),
+            None => now_us,
+        };
         let Some(Some(p)) = self.parts.get_mut(pslot as usize) else {
             self.count_drop(None, DropReason::UnknownSsrc);
             return;
         };
         let call_slot = p.call_slot;
         let result = catch_unwind(AssertUnwindSafe(|| {
-            p.receive_rtp(now_us, from, datagram, max)
+            p.receive_rtp(now_us, playable_us, from, datagram, max)
         }));
         match result {
             Ok(Received::Stored { latched }) => {
