@@ -92,6 +92,7 @@ impl AppState {
         let blobs = photos::BlobStore::open(&config.data_dir)?;
         contacts::current_pepper(&store).await?;
         let live = stream::build_live(&store);
+        tokio::spawn(janitor(store.clone()));
         let caches = Arc::new(cache::Caches::new(
             store.backend() == store::Backend::Sqlite,
         ));
@@ -119,6 +120,42 @@ impl AppState {
     }
 }
 
+/// How long idempotency records are kept.
+pub const IDEMPOTENCY_TTL_MS: i64 = 24 * 3600 * 1000;
+
+/// Deletes what has expired (idempotency records, tokens, invitations, verification
+/// codes) every ten minutes.
+async fn janitor(store: Store) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+    loop {
+        tick.tick().await;
+        if let Err(e) = purge_expired(&store, store::now_ms()).await {
+            tracing::warn!(error = %e, "purging expired rows failed");
+        }
+    }
+}
+
+/// Deletes rows expired at `now` (milliseconds); returns how many.
+pub async fn purge_expired(store: &Store, now: i64) -> Result<u64, sqlx::Error> {
+    let mut n = 0;
+    for (sql, cutoff) in [
+        (
+            "DELETE FROM idempotency WHERE created_at < $1",
+            now - IDEMPOTENCY_TTL_MS,
+        ),
+        ("DELETE FROM tokens WHERE expires_at < $1", now),
+        ("DELETE FROM invites WHERE expires_at < $1", now),
+        ("DELETE FROM verification_codes WHERE expires_at < $1", now),
+    ] {
+        n += sqlx::query(sql)
+            .bind(cutoff)
+            .execute(store.w())
+            .await?
+            .rows_affected();
+    }
+    Ok(n)
+}
+
 /// Every route of the API, in one list (the OpenAPI document is built from it).
 pub fn all_routes() -> Vec<ApiRoute> {
     [
@@ -136,6 +173,17 @@ pub fn all_routes() -> Vec<ApiRoute> {
     .into_iter()
     .flatten()
     .collect()
+}
+
+/// A handler panic becomes a logged 500 problem document (never a dropped connection).
+fn panic_to_problem(cause: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let what = cause
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| cause.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic".to_owned());
+    ApiError::internal(format_args!("handler panicked: {what}")).into_response()
 }
 
 async fn route_not_found() -> ApiError {
@@ -167,6 +215,9 @@ pub fn app(state: AppState) -> Router {
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(cfg.max_json_bytes))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            panic_to_problem,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             metrics::track,

@@ -249,3 +249,25 @@ async fn metrics_count_requests_by_route_template() {
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
     app.finish().await;
 }
+
+both! {
+    async fn expired_rows_are_purged(app) {
+        let u = app.user("Ana").await;
+        let g = app.group(&u, "T").await;
+        let path = format!("/v1/groups/{g}/items");
+        let hdr = [("idempotency-key", "purge-me")];
+        let (_, first) = app.call_with(Method::POST, &path, Some(&u.token), Some(json!({"text": "a"})), &hdr).await;
+        // Nothing is due yet.
+        let now = talko_control::store::now_ms();
+        assert_eq!(talko_control::purge_expired(&app.state.store, now).await.unwrap(), 0);
+        // Forty days on: the idempotency record, both tokens and the device's session are gone.
+        let later = now + 40 * 24 * 3600 * 1000;
+        assert!(talko_control::purge_expired(&app.state.store, later).await.unwrap() >= 3);
+        let (s, v) = app.call(Method::POST, "/v1/sessions/refresh", None, Some(json!({"refresh_token": u.refresh}))).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{v}");
+        let fresh = app.login(&u.email, "correct horse battery").await;
+        let (s, second) = app.call_with(Method::POST, &path, Some(&fresh.token), Some(json!({"text": "a"})), &hdr).await;
+        assert_eq!(s, StatusCode::CREATED);
+        assert_ne!(first["item_id"], second["item_id"], "the key may be reused after its record expired");
+    }
+}
