@@ -10,7 +10,7 @@ dur=${1:-15}
 conns=${2:-32}
 port=${TALKO_LOAD_PORT:-18090}
 target=${CARGO_TARGET_DIR:-target}
-cargo build --release -p talko-control --bin talkod --bin talko >/dev/null
+[ -n "${TALKO_LOAD_NO_BUILD:-}" ] || cargo build --release -p talko-control --bin talkod --bin talko >/dev/null
 data=$(mktemp -d)
 TALKO_LISTEN=127.0.0.1:$port TALKO_DATA_DIR=$data RUST_LOG=warn "$target/release/talkod" &
 pid=$!
@@ -24,5 +24,12 @@ echo "== post texts: wrk -t2 -c$conns -d${dur}s --latency"
 wrk -t2 -c"$conns" -d"${dur}s" --latency -s control/load/post_texts.lua "http://127.0.0.1:$port"
 echo "== read timeline: wrk -t2 -c$conns -d${dur}s --latency"
 wrk -t2 -c"$conns" -d"${dur}s" --latency -s control/load/read_timeline.lua "http://127.0.0.1:$port"
+half=$(( (conns + 1) / 2 ))
+echo "== mixed: posts and reads at once, wrk -t1 -c$half -d${dur}s each"
+wrk -t1 -c"$half" -d"${dur}s" --latency -s control/load/post_texts.lua "http://127.0.0.1:$port" >"$data/mixed-post.txt" &
+wrk -t1 -c"$half" -d"${dur}s" --latency -s control/load/read_timeline.lua "http://127.0.0.1:$port"
+wait %1 2>/dev/null || true
+echo "-- the concurrent posts:"
+cat "$data/mixed-post.txt"
 echo "== server metrics (request counts)"
 curl -s "http://127.0.0.1:$port/metrics" | grep '^talko_http_requests_total' | grep -v ' 0$' || true

@@ -184,6 +184,17 @@ mod tests {
     }
 
     #[test]
+    fn the_example_file_parses_to_the_defaults() {
+        let text = include_str!("../talkod.example.toml");
+        let cfg = Config::from_toml(text).unwrap();
+        let def = Config::default();
+        assert_eq!(cfg.listen, def.listen);
+        assert_eq!(cfg.max_upload_bytes, def.max_upload_bytes);
+        assert_eq!(cfg.refresh_ttl_s, def.refresh_ttl_s);
+        assert!(cfg.smtp.is_none() && cfg.admin_token.is_none());
+    }
+
+    #[test]
     fn unknown_keys_and_bad_env_values_are_rejected() {
         assert!(Config::from_toml("lisen = 1").is_err());
         let mut cfg = Config::default();
