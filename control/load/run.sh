@@ -27,8 +27,9 @@ wrk -t2 -c"$conns" -d"${dur}s" --latency -s control/load/read_timeline.lua "http
 half=$(( (conns + 1) / 2 ))
 echo "== mixed: posts and reads at once, wrk -t1 -c$half -d${dur}s each"
 wrk -t1 -c"$half" -d"${dur}s" --latency -s control/load/post_texts.lua "http://127.0.0.1:$port" >"$data/mixed-post.txt" &
+mixed=$!
 wrk -t1 -c"$half" -d"${dur}s" --latency -s control/load/read_timeline.lua "http://127.0.0.1:$port"
-wait %1 2>/dev/null || true
+wait "$mixed" || true
 echo "-- the concurrent posts:"
 cat "$data/mixed-post.txt"
 echo "== server metrics (request counts)"
