@@ -18,6 +18,7 @@ pub mod error;
 pub mod extract;
 pub mod groups;
 pub mod idempotency;
+pub mod invites;
 pub mod live;
 pub mod mailer;
 pub mod marks;
@@ -163,6 +164,7 @@ pub fn all_routes() -> Vec<ApiRoute> {
         accounts::routes(),
         contacts::routes(),
         groups::routes(),
+        invites::routes(),
         timeline::routes(),
         media::routes(),
         marks::routes(),
@@ -206,6 +208,7 @@ pub fn app(state: AppState) -> Router {
         .merge(accounts::router(&cfg))
         .merge(contacts::router(&cfg))
         .merge(groups::router(&cfg))
+        .merge(invites::router(&cfg))
         .merge(timeline::router(&cfg))
         .merge(media::router(&cfg))
         .merge(marks::router(&cfg))
