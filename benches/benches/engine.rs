@@ -7,6 +7,10 @@
 //! - `receive/packet`: `handle_datagram` of one SRTP Opus packet in a 10-person call
 //!   with 3 talkers (demux, SSRC lookup, SRTP unprotect, level, jitter-buffer insert).
 //!   Ticks run between rounds of packets, untimed.
+//! - `encode/complexity_<c>`: one mix encode (a 20 ms frame of three speech-like
+//!   talkers, 32 kbit/s, in-band FEC on, as the engine's mixes) at each Opus encoder
+//!   complexity: the engine's per-call tick cost is mostly these encodes, and this is
+//!   what its default complexity is chosen by.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -159,5 +163,38 @@ fn receive(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, tick, receive);
+fn encode(c: &mut Criterion) {
+    use talko_benches::signal::speech_like;
+    use talko_codecs::opus::codec::Encoder;
+    let frames = 250;
+    let talkers: Vec<_> = (0..3).map(|k| speech_like(k, frames, 5)).collect();
+    let mix: Vec<i16> = (0..frames * 960)
+        .map(|i| {
+            let sum: i32 = talkers.iter().map(|t| i32::from(t.samples[i])).sum();
+            sum.clamp(-32_768, 32_767) as i16
+        })
+        .collect();
+    let mut group = c.benchmark_group("encode");
+    group.sample_size(30);
+    group.measurement_time(Duration::from_secs(3));
+    for complexity in [1, 3, 5, 7, 10] {
+        let mut enc = Encoder::voip_mono().expect("encoder");
+        enc.set_bitrate(32_000).expect("bitrate");
+        enc.set_complexity(complexity).expect("complexity");
+        enc.set_fec(true).expect("fec");
+        enc.set_packet_loss_pct(10).expect("loss");
+        let mut out = [0u8; 1_500];
+        let mut f = 0usize;
+        group.bench_function(format!("complexity_{complexity}"), |bencher| {
+            bencher.iter(|| {
+                let frame = &mix[f * 960..(f + 1) * 960];
+                f = (f + 1) % frames;
+                black_box(enc.encode(frame, &mut out).expect("encode"))
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, tick, receive, encode);
 criterion_main!(benches);

@@ -69,6 +69,8 @@ pub struct Options {
     pub profile: Profile,
     /// The engine jitter buffer's minimum target, ms (`None`: the engine's default).
     pub jitter_min_ms: Option<u64>,
+    /// The engine's Opus encoder complexity for the mixes (`None`: the engine's default).
+    pub complexity: Option<i32>,
     /// Seed of every random choice.
     pub seed: u64,
     /// Print the report as JSON.
@@ -96,6 +98,7 @@ impl Default for Options {
             audio_level: true,
             profile: Profile::AesCm80,
             jitter_min_ms: None,
+            complexity: None,
             seed: 1,
             json: false,
         }
@@ -154,6 +157,7 @@ usage: loadgen [options]
   --no-audio-level               do not send the RFC 6464 audio-level extension
   --profile aes-cm-80|gcm-128    SRTP suite (default aes-cm-80)
   --jitter-min-ms N              engine jitter-buffer minimum target, 0..=200 (default: the engine's)
+  --complexity N                 engine Opus encoder complexity, 0..=10 (default: the engine's)
   --seed N                       seed of every random choice (default 1)
   --json                         print the report as JSON
 ";
@@ -287,6 +291,14 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, CliError
                     number("--jitter-min-ms", args.next())?,
                     0,
                     200,
+                )?)
+            }
+            "--complexity" => {
+                o.complexity = Some(bounded(
+                    "--complexity",
+                    number("--complexity", args.next())?,
+                    0,
+                    10,
                 )?)
             }
             "--seed" => o.seed = number("--seed", args.next())?,

@@ -203,6 +203,9 @@ pub fn run_embedded(o: &Options, command_line: String) -> Result<Report, Box<dyn
     if let Some(ms) = o.jitter_min_ms {
         engine_config.jitter.min_target = Duration::from_millis(ms);
     }
+    if let Some(c) = o.complexity {
+        engine_config.opus.complexity = c;
+    }
     let jitter_min_ms = engine_config.jitter.min_target.as_millis() as u64;
     let engine = EngineHandle::start_with_sockets(engine_config, engine_sockets)?;
     let shards = engine.shards();
