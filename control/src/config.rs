@@ -40,6 +40,9 @@ pub struct Config {
     pub db_pool_size: u32,
     /// Seconds to wait for in-flight requests on shutdown.
     pub drain_timeout_s: u64,
+    /// `redis://host:port/`: fan live messages out to the other nodes (multi-node
+    /// deployments on PostgreSQL); unset for a single node.
+    pub redis_url: Option<String>,
 }
 
 /// SMTP relay settings.
@@ -69,6 +72,7 @@ impl Default for Config {
             admin_token: None,
             db_pool_size: 0,
             drain_timeout_s: 30,
+            redis_url: None,
         }
     }
 }
@@ -146,6 +150,9 @@ impl Config {
         )?;
         parse(&env, "TALKO_DB_POOL_SIZE", &mut self.db_pool_size)?;
         parse(&env, "TALKO_DRAIN_TIMEOUT_S", &mut self.drain_timeout_s)?;
+        if let Some(v) = env("TALKO_REDIS_URL") {
+            self.redis_url = Some(v).filter(|s| !s.is_empty());
+        }
         if let Some(v) = env("TALKO_ADMIN_TOKEN") {
             self.admin_token = Some(v).filter(|s| !s.is_empty());
         }

@@ -216,3 +216,56 @@ async fn talkod_serves_the_cli_and_drains_on_sigterm() {
     assert!(log.contains("draining"), "{log}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn two_nodes_on_postgres_deliver_live_across_nodes_through_redis() {
+    let Ok(redis) = std::env::var("TALKO_TEST_REDIS_URL") else {
+        eprintln!("\n!!!!!!!! SKIPPING the two-node test: TALKO_TEST_REDIS_URL is not set (scripts/test sets it) !!!!!!!!\n");
+        return;
+    };
+    let Some(app) = common::TestApp::postgres().await else {
+        return;
+    };
+    let ana = app.user("Ana").await;
+    let bo = app.user("Bo").await;
+    let g = app.group(&ana, "Across").await;
+    app.add_member(&g, &ana, &bo).await;
+    let node_b = app.second_node().await;
+    // A distinct channel per run keeps parallel test runs apart.
+    let channel = format!("talko:test:{}", uuid::Uuid::new_v4().simple());
+    for hub in [&app.state.live.hub, &node_b.live.hub] {
+        let config = talko_control::live::FanoutConfig {
+            url: redis.clone(),
+            channel: channel.clone(),
+            ..Default::default()
+        };
+        talko_control::live::RedisFanout::start(config, hub)
+            .await
+            .expect("fan-out starts");
+    }
+    let addr_a = serve(&app).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr_b = listener.local_addr().unwrap();
+    let router_b = talko_control::app(node_b.clone());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router_b).await;
+    });
+    let mut ws = connect(addr_b, &bo.token, None).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let r = Client::for_addr(addr_a)
+        .with_token(ana.token.clone())
+        .post(
+            &format!("/v1/groups/{g}/items"),
+            &json!({"text": "from node A"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201);
+    let n = next_notification(&mut ws, Duration::from_secs(3))
+        .await
+        .expect("delivered on node B");
+    assert_eq!(n["notification"]["item_id"], r.json()["item_id"]);
+    let _ = ws.send(Message::Close(None)).await;
+    node_b.store.close().await;
+    app.finish().await;
+}

@@ -82,9 +82,20 @@ async fn run() -> Result<(), String> {
     let mailer = Mailer::from_config(cfg.smtp.as_ref()).map_err(|e| e.to_string())?;
     let listen = cfg.listen;
     let drain = Duration::from_secs(cfg.drain_timeout_s);
+    let redis_url = cfg.redis_url.clone();
     let state = AppState::new(cfg, store.clone(), mailer)
         .await
         .map_err(|e| e.to_string())?;
+    if let Some(url) = redis_url {
+        let config = talko_control::live::FanoutConfig {
+            url,
+            ..Default::default()
+        };
+        let fanout = talko_control::live::RedisFanout::start(config, &state.live.hub)
+            .await
+            .map_err(|e| format!("redis fan-out: {e}"))?;
+        tracing::info!(node = %fanout.node(), "live messages fan out through Redis");
+    }
     let draining = state.draining.clone();
     let listener = tokio::net::TcpListener::bind(listen)
         .await

@@ -144,6 +144,31 @@ impl TestApp {
         Some(Self::build(store, dir, Some((base, schema)), cfg).await)
     }
 
+    /// `(base URL, schema)` of a PostgreSQL test app.
+    pub fn pg(&self) -> Option<&(String, String)> {
+        self.pg.as_ref()
+    }
+
+    /// Another node on the same store (its own hub, caches and writer).
+    pub async fn second_node(&self) -> AppState {
+        let store = match &self.pg {
+            Some((base, schema)) => Store::connect(
+                base,
+                &StoreOptions {
+                    pg_schema: Some(schema.clone()),
+                    pool_size: 4,
+                },
+            )
+            .await
+            .expect("second node store"),
+            None => self.state.store.clone(),
+        };
+        let (mailer, _) = Mailer::memory();
+        AppState::new(test_config(&self.dir), store, mailer)
+            .await
+            .expect("second node")
+    }
+
     /// Drops the schema / removes the files.
     pub async fn finish(self) {
         self.state.store.close().await;
