@@ -28,14 +28,12 @@ macro_rules! both {
             #[tokio::test]
             async fn sqlite() {
                 let app = common::TestApp::sqlite().await;
-                run(&app).await;
-                app.finish().await;
+                app.run_then_finish(run).await;
             }
             #[tokio::test]
             async fn postgres() {
                 if let Some(app) = common::TestApp::postgres().await {
-                    run(&app).await;
-                    app.finish().await;
+                    app.run_then_finish(run).await;
                 }
             }
         }
@@ -167,6 +165,21 @@ impl TestApp {
         AppState::new(test_config(&self.dir), store, mailer)
             .await
             .expect("second node")
+    }
+
+    /// Runs a test body, then cleans up even if the body panicked (and re-raises).
+    pub async fn run_then_finish<F>(self, body: F)
+    where
+        F: for<'a> AsyncFnOnce(&'a TestApp),
+    {
+        use futures_util::FutureExt as _;
+        let outcome = std::panic::AssertUnwindSafe(body(&self))
+            .catch_unwind()
+            .await;
+        self.finish().await;
+        if let Err(panic) = outcome {
+            std::panic::resume_unwind(panic);
+        }
     }
 
     /// Drops the schema / removes the files.
