@@ -258,7 +258,8 @@ fn run_due_tick(engine: &mut Engine, io: &mut Io<'_>, tick: Duration) {
         } else {
             deadline
         };
-        engine.handle_timeout(at);
+        // Each call's mixes leave as soon as that call has mixed.
+        engine.handle_timeout_with(at, |engine| io.flush(engine));
         io.flush(engine);
         io.counters
             .tick_time

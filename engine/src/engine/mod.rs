@@ -491,6 +491,13 @@ impl Engine {
     /// Runs every tick due at `now` (at most a few; later ones are skipped and counted).
     /// Afterwards drain `poll_transmit` and `poll_event`, then ask `poll_timeout`.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.handle_timeout_with(now, |_| {});
+    }
+
+    /// [`Engine::handle_timeout`], calling `after_call` after each call's tick: a driver
+    /// that drains `poll_transmit` there sends a call's mixes as soon as they are
+    /// encoded, so they do not wait for every other call of the shard to mix.
+    pub fn handle_timeout_with(&mut self, now: Instant, mut after_call: impl FnMut(&mut Engine)) {
         let Some(mut next) = self.next_tick else {
             return;
         };
@@ -506,7 +513,7 @@ impl Engine {
                 break;
             }
             let now_us = self.now_us(next);
-            self.run_tick(now_us);
+            self.run_tick(now_us, &mut after_call);
             ran += 1;
             next += tick;
         }

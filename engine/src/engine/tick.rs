@@ -1,5 +1,6 @@
 //! The shard-wide 20 ms tick of [`Engine`]: every active call ticks on the same
-//! boundary, each inside its own panic guard, then RTCP reports and stats fall due.
+//! boundary, each inside its own panic guard, then RTCP reports and stats fall due;
+//! after each call the caller's hook may drain that call's output.
 //!
 //! Must never allocate, read the clock, or let one call's panic reach another.
 
@@ -13,7 +14,7 @@ use crate::participant::Participant;
 use crate::tx::{Pending, TxQueue};
 
 impl Engine {
-    pub(super) fn run_tick(&mut self, now_us: i64) {
+    pub(super) fn run_tick(&mut self, now_us: i64, after_call: &mut impl FnMut(&mut Engine)) {
         self.work.ticks += 1;
         self.tx.drop_stale_media();
         let mut i = 0;
@@ -51,6 +52,7 @@ impl Engine {
                     i -= 1;
                 }
             }
+            after_call(self);
         }
         self.drops_from_queues();
     }
