@@ -49,6 +49,26 @@ fn ten_percent_loss_is_repaired_with_fec_and_everyone_still_hears_everyone() {
 }
 
 #[test]
+fn arrival_scatter_that_never_crosses_a_tick_gets_no_playout_slack() {
+    // 10–15 ms of delay (5 ms of arrival jitter) with the clients' send phases 0–3.4 ms
+    // after the tick grid: every packet still arrives between the same two ticks, so
+    // each is played at the first tick after it arrives. The target is the frame
+    // itself, 20 ms, with no extra frame of buffering for the 5 ms of scatter.
+    let mut h = three_talkers(14, (0..3).map(ClientConfig::new));
+    h.net.up.jitter = Duration::from_millis(5);
+    h.run(Duration::from_secs(4), |_, _| {});
+    for i in 0..3 {
+        let s = h
+            .engine
+            .participant_stats(h.call, ParticipantId(i))
+            .unwrap();
+        assert_eq!(s.jitter_target_ms, 20, "participant {i}");
+        assert_eq!(s.accelerated_frames, 0, "participant {i}");
+        assert!(s.decoded_frames > 150, "participant {i}: {s:?}");
+    }
+}
+
+#[test]
 fn sixty_ms_of_jitter_with_reordering_and_duplicates_is_absorbed() {
     let mut h = three_talkers(12, (0..3).map(ClientConfig::new));
     h.net.up.jitter = Duration::from_millis(60);
