@@ -3,7 +3,7 @@
 //! Tests that must prove "zero allocation" register [`CountingAlloc`] as their
 //! `#[global_allocator]` and read the per-thread counters around the code under test:
 //!
-//! ```ignore
+//! ```text
 //! #[global_allocator]
 //! static A: talko_codecs::testing::CountingAlloc = talko_codecs::testing::CountingAlloc;
 //! let before = talko_codecs::testing::thread_counts();
