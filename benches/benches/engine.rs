@@ -177,7 +177,7 @@ fn encode(c: &mut Criterion) {
     let mut group = c.benchmark_group("encode");
     group.sample_size(30);
     group.measurement_time(Duration::from_secs(3));
-    for complexity in [1, 3, 5, 7, 10] {
+    for complexity in [1, 2, 3, 5, 7, 10] {
         let mut enc = Encoder::voip_mono().expect("encoder");
         enc.set_bitrate(32_000).expect("bitrate");
         enc.set_complexity(complexity).expect("complexity");
