@@ -71,9 +71,37 @@ fn step<'a>(form: Form, data: &mut &'a [u8]) -> Result<Option<Extension<'a>>, Rt
 }
 
 /// Checks that every element of an extension block lies inside it.
+#[inline]
 pub(super) fn validate(profile: u16, mut data: &[u8]) -> Result<(), RtpError> {
     let form = form(profile);
+    if form == Form::OneByte {
+        return validate_one_byte(data);
+    }
     while step(form, &mut data)?.is_some() {}
+    Ok(())
+}
+
+/// [`validate`] for the one-byte form, the one every audio packet carries: the same rules
+/// as [`step`] (ID 0 padding, ID 15 or a non-zero-length ID 0 stops, an element may not
+/// run past the block) as one index walk, since this runs on every received packet.
+#[inline]
+fn validate_one_byte(data: &[u8]) -> Result<(), RtpError> {
+    let mut i = 0;
+    while let Some(&b) = data.get(i) {
+        if b == 0 {
+            i += 1;
+            continue;
+        }
+        let id = b >> 4;
+        if id == 15 || id == 0 {
+            return Ok(());
+        }
+        // The byte itself, then 1–16 bytes of data.
+        i += 2 + usize::from(b & 0x0F);
+        if i > data.len() {
+            return Err(RtpError::ExtensionElementOverrun);
+        }
+    }
     Ok(())
 }
 
@@ -125,6 +153,7 @@ pub struct AudioLevel {
 }
 
 /// The RFC 6464 audio level carried under local ID `ext_id`, if the packet has one.
+#[inline]
 pub fn audio_level(pkt: &RtpPacket<'_>, ext_id: u8) -> Option<AudioLevel> {
     let ext = pkt.extensions().find(|e| e.id == ext_id)?;
     let b = *ext.data.first()?;
@@ -132,4 +161,45 @@ pub fn audio_level(pkt: &RtpPacket<'_>, ext_id: u8) -> Option<AudioLevel> {
         voice: b & 0x80 != 0,
         level_dbov: b & 0x7F,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn generic_walk(mut data: &[u8]) -> Result<(), RtpError> {
+        while step(Form::OneByte, &mut data)?.is_some() {}
+        Ok(())
+    }
+
+    #[test]
+    fn one_byte_fast_path_agrees_with_the_generic_walk() {
+        // Every block of up to 3 bytes, exhaustively.
+        for len in 0..=3usize {
+            for n in 0..(1u32 << (8 * len)) {
+                let block = &n.to_be_bytes()[4 - len..];
+                assert_eq!(
+                    validate_one_byte(block),
+                    generic_walk(block),
+                    "{block:02x?}"
+                );
+            }
+        }
+        // Longer blocks from a fixed pseudo-random sequence, biased towards small lengths
+        // so that walks go deep.
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut block = [0u8; 40];
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = (x % 41) as usize;
+            for (i, b) in block.iter_mut().enumerate().take(len) {
+                let r = x.rotate_left(i as u32 * 7) as u8;
+                *b = if r % 5 == 0 { 0 } else { r & 0xF3 };
+            }
+            let b = &block[..len];
+            assert_eq!(validate_one_byte(b), generic_walk(b), "{b:02x?}");
+        }
+    }
 }

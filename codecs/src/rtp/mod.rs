@@ -120,6 +120,7 @@ impl<'a> TryFrom<&'a [u8]> for RtpPacket<'a> {
     type Error = RtpError;
 
     /// Parses with the default limit [`MAX_DATAGRAM`].
+    #[inline]
     fn try_from(buf: &'a [u8]) -> Result<Self, RtpError> {
         RtpPacket::parse_with_limit(buf, MAX_DATAGRAM)
     }
@@ -131,6 +132,7 @@ impl<'a> RtpPacket<'a> {
     /// Checks the version, that CSRCs, the header extension and every RFC 8285 element
     /// lie inside the datagram, and that the padding count is between 1 and the number of
     /// bytes after the header.
+    #[inline]
     pub fn parse_with_limit(buf: &'a [u8], max_datagram: usize) -> Result<Self, RtpError> {
         if buf.len() > max_datagram {
             return Err(RtpError::TooLarge);
@@ -175,47 +177,58 @@ impl<'a> RtpPacket<'a> {
     }
 
     /// Offset of the extension data, after the 4-byte extension header.
+    #[inline]
     fn ext_start(&self) -> usize {
         FIXED_HEADER_LEN + 4 * self.csrc_count() + 4
     }
 
     /// The version field (always 2 for a parsed packet).
+    #[inline]
     pub fn version(&self) -> u8 {
         self.fixed[0] >> 6
     }
     /// The P bit.
+    #[inline]
     pub fn padding(&self) -> bool {
         self.fixed[0] & 0x20 != 0
     }
     /// The X bit.
+    #[inline]
     pub fn extension(&self) -> bool {
         self.fixed[0] & 0x10 != 0
     }
     /// The M bit.
+    #[inline]
     pub fn marker(&self) -> bool {
         self.fixed[1] & 0x80 != 0
     }
     /// The 7-bit payload type.
+    #[inline]
     pub fn payload_type(&self) -> u8 {
         self.fixed[1] & 0x7F
     }
     /// The sequence number.
+    #[inline]
     pub fn sequence_number(&self) -> u16 {
         u16::from_be_bytes([self.fixed[2], self.fixed[3]])
     }
     /// The RTP timestamp.
+    #[inline]
     pub fn timestamp(&self) -> u32 {
         u32::from_be_bytes([self.fixed[4], self.fixed[5], self.fixed[6], self.fixed[7]])
     }
     /// The synchronisation source.
+    #[inline]
     pub fn ssrc(&self) -> u32 {
         u32::from_be_bytes([self.fixed[8], self.fixed[9], self.fixed[10], self.fixed[11]])
     }
     /// The CC field: how many CSRCs follow the fixed header.
+    #[inline]
     pub fn csrc_count(&self) -> usize {
         usize::from(self.fixed[0] & 0x0F)
     }
     /// The contributing sources, read lazily from the datagram.
+    #[inline]
     pub fn csrcs(&self) -> Csrcs<'a> {
         let end = FIXED_HEADER_LEN + 4 * self.csrc_count();
         Csrcs(
@@ -226,6 +239,7 @@ impl<'a> RtpPacket<'a> {
         )
     }
     /// The header extension's profile (`0xBEDE`, `0x100x` or another), if X is set.
+    #[inline]
     pub fn extension_profile(&self) -> Option<u16> {
         if self.extension() {
             let at = self.ext_start() - 4;
@@ -236,6 +250,7 @@ impl<'a> RtpPacket<'a> {
         }
     }
     /// The raw header extension data (after the profile and length words), if X is set.
+    #[inline]
     pub fn extension_data(&self) -> Option<&'a [u8]> {
         if self.extension() {
             self.buf.get(self.ext_start()..self.header_len())
@@ -245,6 +260,7 @@ impl<'a> RtpPacket<'a> {
     }
     /// The RFC 8285 elements of the header extension. Empty when X is not set or the
     /// profile is neither one-byte nor two-byte.
+    #[inline]
     pub fn extensions(&self) -> Extensions<'a> {
         match (self.extension_profile(), self.extension_data()) {
             (Some(profile), Some(data)) => Extensions::new(profile, data),
@@ -252,20 +268,24 @@ impl<'a> RtpPacket<'a> {
         }
     }
     /// Bytes before the payload: fixed header, CSRCs and header extension.
+    #[inline]
     pub fn header_len(&self) -> usize {
         self.header_len as usize
     }
     /// The payload, without padding.
+    #[inline]
     pub fn payload(&self) -> &'a [u8] {
         self.buf
             .get(self.header_len()..self.buf.len() - self.padding_len())
             .unwrap_or_default()
     }
     /// Number of padding bytes at the end (0 when P is clear).
+    #[inline]
     pub fn padding_len(&self) -> usize {
         usize::from(self.padding_len)
     }
     /// The whole datagram.
+    #[inline]
     pub fn as_bytes(&self) -> &'a [u8] {
         self.buf
     }
