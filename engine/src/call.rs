@@ -154,6 +154,11 @@ pub(crate) struct Call {
     pub mixing: Option<Box<Mixing>>,
     /// Ticks run since the call got members (the RTP clock of its mixes).
     pub ticks: u64,
+    /// The sub-tick phase the call mixes in (set when it gets its first member).
+    pub phase: u32,
+    /// The engine period (`WorkCounters::ticks`) of the call's last tick, 0 before
+    /// the first: a call never ticks twice in one period.
+    pub last_period: u64,
     pub inject_panic: bool,
     pub recording: bool,
     /// An encoder failure was reported (once per call).
@@ -169,6 +174,8 @@ impl Call {
             sel: Selection::new(loudest_n.min(MAX_SPEAKERS)),
             mixing: None,
             ticks: 0,
+            phase: 0,
+            last_period: 0,
             inject_panic: false,
             recording: false,
             encode_failed: false,

@@ -57,6 +57,9 @@ impl Default for JitterConfig {
     }
 }
 
+/// The largest [`EngineConfig::tick_phases`].
+pub const MAX_TICK_PHASES: u32 = 64;
+
 /// Everything an engine shard is sized and tuned with.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct EngineConfig {
@@ -66,6 +69,12 @@ pub struct EngineConfig {
     pub max_participants: usize,
     /// The mixer tick (20 ms; the Opus frame size of every mix).
     pub tick: Duration,
+    /// Sub-tick phases the shard's tick period is divided into (clamped to
+    /// 1..=[`MAX_TICK_PHASES`]). Each call is placed in one phase when it gets its first
+    /// member (the least loaded one) and mixes at that phase's offset in every period,
+    /// so the calls of a shard do not all wait for each other's encodes. 1 = every call
+    /// ticks on the period boundary.
+    pub tick_phases: u32,
     /// How many of the loudest speakers are mixed (each gets a mix-minus encode).
     pub loudest_n: usize,
     /// Opus encoder settings.
@@ -86,6 +95,7 @@ impl Default for EngineConfig {
             max_calls: 1_024,
             max_participants: 1_024,
             tick: Duration::from_millis(20),
+            tick_phases: 10,
             loudest_n: 3,
             opus: OpusSettings::default(),
             max_datagram: 1_500,

@@ -139,10 +139,14 @@ pub struct ParticipantStats {
 /// Shard-wide work counters: what the ticks cost in codec calls.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct WorkCounters {
-    /// Ticks run.
+    /// Tick periods run (20 ms each): a period counts once, however many of its
+    /// sub-tick phases hold calls. Each active call mixes exactly once per period.
     pub ticks: u64,
-    /// Ticks skipped because `handle_timeout` came late.
+    /// Tick periods skipped because `handle_timeout` came late (no call mixed in them).
     pub missed_ticks: u64,
+    /// Sub-tick phase runs (each mixes the calls of one phase; up to
+    /// [`crate::EngineConfig::tick_phases`] per period).
+    pub phase_runs: u64,
     /// Opus decoder calls (decode, FEC and concealment).
     pub decodes: u64,
     /// Opus encoder calls (shared mixes and mix-minus).

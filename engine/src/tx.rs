@@ -114,10 +114,15 @@ impl TxQueue {
         self.raw.get(idx)
     }
 
-    /// Drops queued media of earlier ticks (the driver did not drain in time).
-    pub(crate) fn drop_stale_media(&mut self) {
+    /// Drops queued media of the calls `stale(call slot)` names (about to mix again:
+    /// the driver did not drain their previous tick in time).
+    pub(crate) fn drop_stale_media(&mut self, stale: impl Fn(u32) -> bool) {
+        if self.q.is_empty() {
+            return;
+        }
         let before = self.q.len();
-        self.q.retain(|p| !matches!(p, Pending::Media { .. }));
+        self.q
+            .retain(|p| !matches!(p, Pending::Media { call, .. } if stale(*call)));
         self.dropped += (before - self.q.len()) as u64;
     }
 

@@ -1,8 +1,8 @@
 //! The mio shard driver: the engine's only contact with sockets, threads and the clock.
 //!
 //! Owns: one thread per shard (default one per core), each with its own UDP socket
-//! (distinct ports), its own [`Engine`], a single timer aligned to the engine's 20 ms tick
-//! (the poll timeout is [`Engine::poll_timeout`]; with nothing to tick the thread blocks
+//! (distinct ports), its own [`Engine`], a single timer at the engine's next sub-tick
+//! phase boundary (the poll timeout is [`Engine::poll_timeout`]; with nothing to tick the thread blocks
 //! until I/O or a command), a bounded command queue woken by a `mio::Waker`, and one
 //! bounded event channel shared by all shards. [`EngineHandle`] is the control plane's
 //! view: place calls, send commands, read events and statistics, shut down.

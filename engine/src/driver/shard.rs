@@ -1,5 +1,6 @@
 //! One shard thread: a mio `Poll` over the shard's UDP socket and its command `Waker`,
-//! driving one [`Engine`] with a single timer aligned to the engine's 20 ms tick.
+//! driving one [`Engine`] with a single timer at the engine's next sub-tick phase
+//! boundary ([`Engine::poll_timeout`]).
 //!
 //! Owns: the socket, the engine, the receive and send buffers, and the shard's counters.
 //! Must never: allocate in steady state (buffers are boxed once at start; events leave
@@ -68,6 +69,31 @@ struct Io<'a> {
     shard: usize,
     send_buf: &'a mut [u8],
     counters: &'a mut ShardCounters,
+    period: PeriodTimer,
+}
+
+/// Sums the phase runs of one tick period ([`Engine::ticks`] numbers them) into that
+/// period's busy time, recorded when the next period starts.
+#[derive(Debug, Default)]
+struct PeriodTimer {
+    period: u64,
+    busy: Duration,
+    /// The last period counted as missed (a period counts once, however many of its
+    /// phases ran late).
+    missed: u64,
+}
+
+impl PeriodTimer {
+    fn add(&mut self, period: u64, took: Duration, counters: &mut ShardCounters) {
+        if period != self.period {
+            if !self.busy.is_zero() {
+                counters.period_time.record_duration(self.busy);
+            }
+            self.period = period;
+            self.busy = Duration::ZERO;
+        }
+        self.busy += took;
+    }
 }
 
 impl Io<'_> {
@@ -126,6 +152,7 @@ impl Shard {
             shard: index,
             send_buf: &mut send_buf,
             counters: &mut counters,
+            period: PeriodTimer::default(),
         };
         let mut last_publish = now();
         let mut shutdown = false;
@@ -176,6 +203,7 @@ impl Shard {
 fn publish(engine: &Engine, counters: &mut ShardCounters, stats: &SharedStats) {
     counters.engine_drops = engine.drop_counters();
     counters.ticks = engine.ticks();
+    counters.phase_runs = engine.phase_runs();
     counters.skipped_ticks = engine.missed_ticks();
     let c = talko_codecs::testing::thread_counts();
     counters.thread_allocs = c.allocs;
@@ -236,10 +264,12 @@ fn receive_all(recv_buf: &mut [u8], engine: &mut Engine, io: &mut Io<'_>, tick: 
     }
 }
 
-/// Runs every due tick, one at a time, sending each tick's output before the next one
-/// runs (so a late shard delivers late media instead of overwriting it), and times each.
-/// When the shard is more than [`MAX_CATCH_UP`] ticks behind, the engine is handed the
-/// real time and skips ahead itself (counted in its skipped ticks).
+/// Runs every due phase, one at a time, sending each call's output as soon as it has
+/// mixed (so a late shard delivers late media instead of overwriting it). Times each
+/// phase run and sums them per tick period. A period counts as missed once when one of
+/// its phases ran a whole period late. When the shard is more than [`MAX_CATCH_UP`]
+/// periods behind, the engine is handed the real time and skips ahead itself (counted
+/// in its skipped ticks).
 fn run_due_tick(engine: &mut Engine, io: &mut Io<'_>, tick: Duration) {
     let tick = tick.max(Duration::from_millis(1));
     while let Some(deadline) = engine.poll_timeout() {
@@ -249,10 +279,6 @@ fn run_due_tick(engine: &mut Engine, io: &mut Io<'_>, tick: Duration) {
         }
         let late = start.saturating_duration_since(deadline);
         io.counters.tick_lateness.record_duration(late);
-        if late >= tick {
-            // This tick's 20 ms slot had already passed when it ran.
-            io.counters.missed_ticks += 1;
-        }
         let at = if late >= tick * MAX_CATCH_UP {
             start
         } else {
@@ -261,9 +287,15 @@ fn run_due_tick(engine: &mut Engine, io: &mut Io<'_>, tick: Duration) {
         // Each call's mixes leave as soon as that call has mixed.
         engine.handle_timeout_with(at, |engine| io.flush(engine));
         io.flush(engine);
-        io.counters
-            .tick_time
-            .record_duration(now().saturating_duration_since(start));
+        let took = now().saturating_duration_since(start);
+        io.counters.tick_time.record_duration(took);
+        let period = engine.ticks();
+        io.period.add(period, took, io.counters);
+        if late >= tick && io.period.missed != period {
+            // This phase's slot in the period had already passed when it ran.
+            io.period.missed = period;
+            io.counters.missed_ticks += 1;
+        }
         if at == start {
             return;
         }

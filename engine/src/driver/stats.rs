@@ -16,10 +16,13 @@ use crate::DropCounters;
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct ShardCounters {
     pub ticks: u64,
+    pub phase_runs: u64,
     pub missed_ticks: u64,
     pub skipped_ticks: u64,
-    /// Time to run one due tick: `handle_timeout` plus sending what it produced.
+    /// Time to run one due phase: `handle_timeout` plus sending what it produced.
     pub tick_time: Histogram,
+    /// The phase run times of one tick period, summed.
+    pub period_time: Histogram,
     /// How late the shard woke for a tick, beyond the deadline.
     pub tick_lateness: Histogram,
     pub busy: Duration,
@@ -47,20 +50,30 @@ pub struct ShardStats {
     pub shard: usize,
     /// The shard's UDP address.
     pub addr: SocketAddr,
-    /// Mixer ticks the engine ran.
+    /// Mixer tick periods (20 ms) the engine ran; every call with members mixes once
+    /// per period, in its sub-tick phase.
     pub ticks: u64,
-    /// Ticks that ran after their 20 ms slot had passed (woke a whole period late or
-    /// more); 0 when every tick ran on time. Ticks skipped outright are counted in
-    /// `skipped_ticks`, not here.
+    /// Sub-tick phase runs (up to `tick_phases` per period: only phases holding calls run).
+    pub phase_runs: u64,
+    /// Periods in which a phase ran after its slot had passed (woke a whole period late
+    /// or more), each counted once; 0 when everything ran on time. Periods skipped
+    /// outright are counted in `skipped_ticks`, not here.
     pub missed_ticks: u64,
-    /// Ticks the engine skipped outright because it was too far behind to catch up.
+    /// Periods the engine skipped outright because it was too far behind to catch up.
     pub skipped_ticks: u64,
-    /// Tick processing time (`handle_timeout` plus sending its output): median.
+    /// Processing time of one phase run (`handle_timeout` plus sending its output):
+    /// median. With one phase, a phase run is the whole tick.
     pub tick_p50: Duration,
-    /// Tick processing time: 99th percentile.
+    /// Processing time of one phase run: 99th percentile.
     pub tick_p99: Duration,
-    /// Tick processing time: maximum.
+    /// Processing time of one phase run: maximum.
     pub tick_max: Duration,
+    /// Busy time of one tick period (its phase runs summed): median.
+    pub period_p50: Duration,
+    /// Busy time of one tick period: 99th percentile.
+    pub period_p99: Duration,
+    /// Busy time of one tick period: maximum.
+    pub period_max: Duration,
     /// Lateness of the tick wake-up beyond its deadline: 99th percentile.
     pub tick_late_p99: Duration,
     /// Lateness of the tick wake-up: maximum.
@@ -93,8 +106,10 @@ pub struct ShardStats {
     pub command_errors: u64,
     /// The engine's counted drops by reason.
     pub engine_drops: DropCounters,
-    /// The full tick-time histogram, in nanoseconds.
+    /// The full phase-run-time histogram, in nanoseconds.
     pub tick_time: Histogram,
+    /// The full per-period busy-time histogram, in nanoseconds.
+    pub period_time: Histogram,
     /// Allocations made by the shard thread so far, as counted by
     /// `talko_codecs::testing::CountingAlloc` when it is the global allocator (0 otherwise).
     pub thread_allocs: u64,
@@ -144,11 +159,15 @@ impl SharedStats {
             shard: self.shard,
             addr: self.addr,
             ticks: c.ticks,
+            phase_runs: c.phase_runs,
             missed_ticks: c.missed_ticks,
             skipped_ticks: c.skipped_ticks,
             tick_p50: c.tick_time.quantile_duration(0.5),
             tick_p99: c.tick_time.quantile_duration(0.99),
             tick_max: c.tick_time.max_duration(),
+            period_p50: c.period_time.quantile_duration(0.5),
+            period_p99: c.period_time.quantile_duration(0.99),
+            period_max: c.period_time.max_duration(),
             tick_late_p99: c.tick_lateness.quantile_duration(0.99),
             tick_late_max: c.tick_lateness.max_duration(),
             busy: c.busy,
@@ -166,6 +185,7 @@ impl SharedStats {
             command_errors: c.command_errors,
             engine_drops: c.engine_drops,
             tick_time: c.tick_time,
+            period_time: c.period_time,
             thread_allocs: c.thread_allocs,
             thread_frees: c.thread_frees,
         }

@@ -2,19 +2,21 @@
 //!
 //! This module owns the shard's preallocated tables (call slots, participant slots, the
 //! SSRC and ICE-username indexes), command handling, the demultiplexing of datagrams to
-//! participants, the shard-wide 20 ms tick and the output queues. Input arrives through
+//! participants, the shard's 20 ms tick periods and their sub-tick phases, and the output
+//! queues. Input arrives through
 //! `handle_command`, `handle_datagram` and `handle_timeout`, each taking `now`; output
 //! leaves through `poll_transmit`, `poll_event` and `poll_timeout`. It must never read the
 //! clock, open a socket, block, or allocate while handling datagrams and ticks in steady
 //! state (commands that add or remove participants may allocate). A panic inside one
 //! call's processing ends that call only ([`EndReason::Panicked`]).
 //!
-//! Files: this one holds the tables, commands and scheduling; `receive` the datagram
-//! paths, `tick` the shard tick, `output` the building of datagrams at poll time.
+//! Files: this one holds the tables and commands; `schedule` the sub-tick phases (which
+//! call mixes when, `handle_timeout`, `poll_timeout`); `receive` the datagram paths,
+//! `tick` the run of one phase, `output` the building of datagrams at poll time.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use talko_codecs::demux::{classify, Kind};
 
@@ -30,6 +32,7 @@ use crate::tx::TxQueue;
 
 mod output;
 mod receive;
+mod schedule;
 mod tick;
 
 /// A command from the control plane.
@@ -118,8 +121,10 @@ pub struct Engine {
     calls: Vec<Option<Call>>,
     free_calls: Vec<u32>,
     call_index: HashMap<CallId, u32>,
-    /// Calls with at least one member, which tick.
-    active: Vec<u32>,
+    /// Calls with at least one member, which tick, by sub-tick phase.
+    phases: Vec<Vec<u32>>,
+    /// Calls in `phases`.
+    active_calls: usize,
     parts: Vec<Option<Participant>>,
     free_parts: Vec<u32>,
     ssrc_index: HashMap<u32, u32>,
@@ -128,8 +133,12 @@ pub struct Engine {
     tx: TxQueue,
     drops: DropCounters,
     epoch: Option<Instant>,
-    next_tick: Option<Instant>,
-    /// Ticks skipped because `handle_timeout` came too late.
+    /// Start of the tick period the schedule is in; `None` while no call has members.
+    period_start: Option<Instant>,
+    /// The next phase of that period to run.
+    next_phase: u32,
+    /// Whether that period has been counted (one of its phases ran).
+    period_open: bool,
     recorder: Option<RecorderFeed>,
     work: WorkCounters,
 }
@@ -139,19 +148,17 @@ impl std::fmt::Debug for Engine {
         f.debug_struct("Engine")
             .field("calls", &self.call_index.len())
             .field("participants", &self.ssrc_index.len())
-            .field("active", &self.active.len())
+            .field("active", &self.active_calls)
             .finish_non_exhaustive()
     }
 }
-
-/// How many overdue ticks one `handle_timeout` runs before skipping ahead.
-const MAX_CATCH_UP: u32 = 3;
 
 impl Engine {
     /// Creates a shard core with every table preallocated from `config`.
     pub fn new(config: EngineConfig) -> Self {
         let max_calls = config.max_calls.max(1);
         let max_parts = config.max_participants.max(1);
+        let phases = config.tick_phases.clamp(1, crate::config::MAX_TICK_PHASES);
         let mut calls = Vec::with_capacity(max_calls);
         calls.resize_with(max_calls, || None);
         let mut parts = Vec::with_capacity(max_parts);
@@ -161,7 +168,8 @@ impl Engine {
             calls,
             free_calls: (0..max_calls as u32).rev().collect(),
             call_index: HashMap::with_capacity(max_calls),
-            active: Vec::with_capacity(max_calls),
+            phases: (0..phases).map(|_| Vec::with_capacity(max_calls)).collect(),
+            active_calls: 0,
             parts,
             free_parts: (0..max_parts as u32).rev().collect(),
             ssrc_index: HashMap::with_capacity(max_parts),
@@ -170,7 +178,9 @@ impl Engine {
             tx: TxQueue::new(2 * max_parts + 64),
             drops: DropCounters::default(),
             epoch: None,
-            next_tick: None,
+            period_start: None,
+            next_phase: 0,
+            period_open: false,
             recorder: None,
             work: WorkCounters::default(),
         }
@@ -198,21 +208,20 @@ impl Engine {
         self.work
     }
 
-    /// Ticks skipped because `handle_timeout` was called late.
+    /// Tick periods skipped because `handle_timeout` was called late.
     pub fn missed_ticks(&self) -> u64 {
         self.work.missed_ticks
     }
 
-    /// Ticks run so far.
+    /// Tick periods run so far (20 ms each; a period counts once however many of its
+    /// sub-tick phases ran). This is also the recorder's tick number of the period.
     pub fn ticks(&self) -> u64 {
         self.work.ticks
     }
 
-    /// The number the next tick will carry (`run_tick` counts before it feeds the
-    /// recorder): recordings start and stop on tick boundaries, so a recording started now
-    /// begins with the next tick and one stopped now ends before it.
-    fn next_tick(&self) -> u64 {
-        self.work.ticks + 1
+    /// Sub-tick phase runs so far.
+    pub fn phase_runs(&self) -> u64 {
+        self.work.phase_runs
     }
 
     /// Calls on this shard.
@@ -320,7 +329,7 @@ impl Engine {
             }
             Command::StartRecording { call, spec } => {
                 let slot = self.call_slot(call)?;
-                let tick = self.next_tick();
+                let tick = self.call_next_tick(slot);
                 let rec = self.recorder.as_mut().ok_or(EngineError::NoRecorder)?;
                 if let Some(Some(c)) = self.calls.get_mut(slot as usize) {
                     if !c.recording {
@@ -332,7 +341,7 @@ impl Engine {
             }
             Command::StopRecording { call } => {
                 let slot = self.call_slot(call)?;
-                let tick = self.next_tick();
+                let tick = self.call_next_tick(slot);
                 if let Some(Some(c)) = self.calls.get_mut(slot as usize) {
                     if c.recording {
                         c.recording = false;
@@ -397,23 +406,9 @@ impl Engine {
             self.ufrag_index.insert(u, pslot);
         }
         if was_empty {
-            self.active.push(cslot);
-            if self.active.len() == 1 {
-                // The shard was idle: restart the tick grid instead of catching up.
-                self.next_tick = Some(self.align_tick(now));
-            }
+            self.activate(cslot, now);
         }
         Ok(())
-    }
-
-    /// The first tick boundary after `now` on the shard's 20 ms grid.
-    fn align_tick(&self, now: Instant) -> Instant {
-        let epoch = self.epoch.unwrap_or(now);
-        let tick = self.cfg.tick.max(Duration::from_millis(1));
-        let since = now.saturating_duration_since(epoch).as_nanos();
-        let t = tick.as_nanos();
-        let k = since / t + 1;
-        epoch + Duration::from_nanos(u64::try_from(k * t).unwrap_or(u64::MAX))
     }
 
     fn remove_participant(&mut self, pslot: u32) {
@@ -430,7 +425,7 @@ impl Engine {
         if let Some(Some(c)) = self.calls.get_mut(cslot as usize) {
             c.remove_member(pslot);
             if c.members.is_empty() {
-                self.active.retain(|&a| a != cslot);
+                self.deactivate(cslot);
             }
         }
         drop(p);
@@ -450,14 +445,14 @@ impl Engine {
                 self.free_parts.push(m);
             }
         }
+        let was_active = self.deactivate(cslot);
         if c.recording {
-            let tick = self.next_tick();
+            let tick = self.next_tick_in_phase(was_active.then_some(c.phase));
             if let Some(rec) = self.recorder.as_mut() {
                 rec.stop(c.id.0, tick);
             }
         }
         self.tx.forget_call(cslot);
-        self.active.retain(|&a| a != cslot);
         self.call_index.remove(&c.id);
         self.free_calls.push(cslot);
         self.events.push(Event::CallEnded { call: c.id, reason });
@@ -488,54 +483,8 @@ impl Engine {
         }
     }
 
-    /// Runs every tick due at `now` (at most a few; later ones are skipped and counted).
-    /// Afterwards drain `poll_transmit` and `poll_event`, then ask `poll_timeout`.
-    pub fn handle_timeout(&mut self, now: Instant) {
-        self.handle_timeout_with(now, |_| {});
-    }
-
-    /// [`Engine::handle_timeout`], calling `after_call` after each call's tick: a driver
-    /// that drains `poll_transmit` there sends a call's mixes as soon as they are
-    /// encoded, so they do not wait for every other call of the shard to mix.
-    pub fn handle_timeout_with(&mut self, now: Instant, mut after_call: impl FnMut(&mut Engine)) {
-        let Some(mut next) = self.next_tick else {
-            return;
-        };
-        let tick = self.cfg.tick.max(Duration::from_millis(1));
-        let mut ran = 0;
-        while next <= now {
-            if ran == MAX_CATCH_UP {
-                // Too far behind: skip to the grid point after `now`.
-                while next <= now {
-                    next += tick;
-                    self.work.missed_ticks += 1;
-                }
-                break;
-            }
-            let now_us = self.now_us(next);
-            self.run_tick(now_us, &mut after_call);
-            ran += 1;
-            next += tick;
-        }
-        self.next_tick = if self.active.is_empty() {
-            None
-        } else {
-            Some(next)
-        };
-    }
-
     /// The next event, from a fixed-capacity queue.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop()
-    }
-
-    /// When `handle_timeout` should next be called: the next 20 ms boundary, or `None`
-    /// when no call has members.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        if self.active.is_empty() {
-            None
-        } else {
-            self.next_tick
-        }
     }
 }

@@ -27,9 +27,19 @@ impl Engine {
             return;
         };
         let max = self.cfg.max_datagram;
-        // An overdue tick that has not run yet still plays this packet: the jitter
-        // buffer must not count the shard's own lateness as network jitter.
-        let playable_us = match self.next_tick {
+        let Some(call_slot) = self
+            .parts
+            .get(pslot as usize)
+            .and_then(Option::as_ref)
+            .map(|p| p.call_slot)
+        else {
+            self.count_drop(None, DropReason::UnknownSsrc);
+            return;
+        };
+        // An overdue tick of the participant's call that has not run yet still plays
+        // this packet: the jitter buffer must not count the shard's own lateness as
+        // network jitter.
+        let playable_us = match self.call_next_run(call_slot) {
             Some(t) => now_us.min(self.now_us(t)),
             None => now_us,
         };
@@ -37,7 +47,6 @@ impl Engine {
             self.count_drop(None, DropReason::UnknownSsrc);
             return;
         };
-        let call_slot = p.call_slot;
         let result = catch_unwind(AssertUnwindSafe(|| {
             p.receive_rtp(now_us, playable_us, from, datagram, max)
         }));

@@ -1,5 +1,5 @@
-//! The shard-wide 20 ms tick of [`Engine`]: every active call ticks on the same
-//! boundary, each inside its own panic guard, then RTCP reports and stats fall due;
+//! One sub-tick phase run of [`Engine`]: every call of the phase ticks (once per
+//! period), each inside its own panic guard, then its RTCP reports and stats fall due;
 //! after each call the caller's hook may drain that call's output.
 //!
 //! Must never allocate, read the clock, or let one call's panic reach another.
@@ -14,20 +14,39 @@ use crate::participant::Participant;
 use crate::tx::{Pending, TxQueue};
 
 impl Engine {
-    pub(super) fn run_tick(&mut self, now_us: i64, after_call: &mut impl FnMut(&mut Engine)) {
-        self.work.ticks += 1;
-        self.tx.drop_stale_media();
+    /// Runs the calls of `phase` for the current period (`work.ticks`, already counted).
+    pub(super) fn run_phase(
+        &mut self,
+        phase: u32,
+        now_us: i64,
+        after_call: &mut impl FnMut(&mut Engine),
+    ) {
+        self.work.phase_runs += 1;
+        let period = self.work.ticks;
+        // Media of this phase's calls still queued is from their previous period.
+        let calls = &self.calls;
+        self.tx.drop_stale_media(|c| {
+            calls
+                .get(c as usize)
+                .and_then(Option::as_ref)
+                .is_some_and(|c| c.phase == phase)
+        });
         let mut i = 0;
-        while let Some(&cslot) = self.active.get(i) {
+        while let Some(&cslot) = self.phases.get(phase as usize).and_then(|l| l.get(i)) {
             i += 1;
             let Some(Some(call)) = self.calls.get_mut(cslot as usize) else {
                 continue;
             };
+            if call.last_period == period {
+                // Left and rejoined within this period: it already mixed for it.
+                continue;
+            }
+            call.last_period = period;
             let parts = &mut self.parts;
             let events = &mut self.events;
             let tx = &mut self.tx;
             let recorder = self.recorder.as_mut().filter(|_| call.recording);
-            let tick_no = self.work.ticks;
+            let tick_no = period;
             let result = catch_unwind(AssertUnwindSafe(|| {
                 call::tick(
                     call,
@@ -48,7 +67,7 @@ impl Engine {
                 Ok(()) => {}
                 Err(_) => {
                     self.end_call(cslot, EndReason::Panicked, now_us);
-                    // `active` lost this entry: the next call moved into index i-1.
+                    // The phase lost this entry: the next call moved into index i-1.
                     i -= 1;
                 }
             }
