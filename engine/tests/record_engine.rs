@@ -13,7 +13,7 @@ use record_common::{config, decode_file, finished, scratch};
 use talko_codecs::ogg::OggOpusReader;
 use talko_engine::recorder::{Recorder, RecordingEvent, RecordingFile, RecordingSpec};
 use talko_engine::sim::{tone_amplitude, tone_of, Harness};
-use talko_engine::{Command, EngineConfig};
+use talko_engine::{CallId, Command, EngineConfig};
 
 // Tones are sent at amplitude 6000; codec noise of the other voices in a mix stays
 // below a few hundred at a silent client's frequency.
@@ -132,5 +132,45 @@ fn engine_recording_is_wall_clock_true_aligned_and_holds_each_voice() {
     // The late joiner's track: silence until it joined, then its voice.
     assert_absent("track 2", &tracks[2], 2, 0.0, 2.4);
     assert_present("track 2", &tracks[2], 2, 2.9, 4.4);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_call_in_a_later_phase_records_exactly_its_ticks_between_start_and_stop() {
+    let dir = scratch("engine-phase");
+    let rec = Recorder::spawn(config(&dir)).expect("spawn");
+    let mut h = Harness::new(EngineConfig::default(), 4, 18).expect("harness");
+    h.engine.set_recorder(rec.feed());
+    // Call 1 mixes at 20 + 20n ms (phase 0), call 2 at 22 + 20n ms (phase 1).
+    h.join(0).expect("join 0");
+    h.join(1).expect("join 1");
+    let call = CallId(2);
+    h.create_call(call).expect("call 2");
+    h.join_call(2, call).expect("join 2");
+    h.join_call(3, call).expect("join 3");
+    // Started at 1001 ms, after the period at 1000 ms began but before call 2's tick in
+    // it; stopped at 2503 ms, just after call 2's tick at 2502 ms: the recording holds
+    // exactly call 2's ticks from 1002 to 2502 ms, 76 frames.
+    h.run(Duration::from_millis(1_001), |_, _| {});
+    let spec = RecordingSpec {
+        mix_ogg: true,
+        mix_wav: true,
+        tracks: false,
+        name: Some("phase-call".to_owned()),
+    };
+    h.engine
+        .handle_command(h.now, Command::StartRecording { call, spec })
+        .expect("start recording");
+    h.run(Duration::from_millis(1_502), |_, _| {});
+    h.engine
+        .handle_command(h.now, Command::StopRecording { call })
+        .expect("stop recording");
+    let events: Vec<RecordingEvent> = rec.shutdown().iter().collect();
+    let (_, mix_dur, _) = finished(&events, call.0, RecordingFile::Mix)
+        .unwrap_or_else(|| panic!("no Finished for the mix: {events:?}"));
+    let (_, wav_dur, _) = finished(&events, call.0, RecordingFile::MixWav).expect("wav");
+    assert_eq!(wav_dur, Duration::from_millis(1_520));
+    // The Ogg file's duration leaves out the encoder's pre-skip (312 samples, 6.5 ms).
+    assert_eq!(mix_dur, Duration::from_micros(1_520_000 - 6_500));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -27,8 +27,13 @@ pub struct Harness {
     pub server: SocketAddr,
     /// Events seen (capacity reserved up front; drain it in long runs).
     pub events: Vec<Event>,
-    /// The call the clients join.
+    /// The call the clients join by default ([`Harness::join`]).
     pub call: CallId,
+    /// The call each client joins or joined.
+    calls_of: Vec<CallId>,
+    /// When set, every datagram the engine sends: (virtual µs since the start, to).
+    /// Off by default; [`Harness::log_sends`] turns it on with room reserved.
+    pub sends: Option<Vec<(i64, SocketAddr)>>,
     next_send: Vec<Instant>,
     next_play: Vec<Instant>,
     next_report: Vec<Instant>,
@@ -90,6 +95,8 @@ impl Harness {
             server,
             events: Vec::with_capacity(1 << 16),
             call,
+            calls_of: vec![call; n],
+            sends: None,
             next_send,
             next_play,
             next_report,
@@ -103,8 +110,29 @@ impl Harness {
         i64::try_from(self.now.saturating_duration_since(self.start).as_micros()).unwrap_or(0)
     }
 
-    /// Adds client `i` to the call.
+    /// Logs every datagram the engine sends from now on into [`Harness::sends`], with
+    /// room for `capacity` entries reserved (later ones are not logged).
+    pub fn log_sends(&mut self, capacity: usize) {
+        self.sends = Some(Vec::with_capacity(capacity));
+    }
+
+    /// Creates another call on the engine (clients join it with [`Harness::join_call`]).
+    pub fn create_call(&mut self, call: CallId) -> Result<(), EngineError> {
+        self.engine
+            .handle_command(self.now, Command::CreateCall { call })
+    }
+
+    /// Adds client `i` to the harness's call.
     pub fn join(&mut self, i: usize) -> Result<(), EngineError> {
+        let call = self.call;
+        self.join_call(i, call)
+    }
+
+    /// Adds client `i` to `call`.
+    pub fn join_call(&mut self, i: usize, call: CallId) -> Result<(), EngineError> {
+        if let Some(c) = self.calls_of.get_mut(i) {
+            *c = call;
+        }
         let spec = self
             .clients
             .get(i)
@@ -113,12 +141,14 @@ impl Harness {
         self.join_spec(i, spec)
     }
 
-    /// Adds client `i` to the call with an explicit spec.
+    /// Adds client `i` to its call (the harness's, unless [`Harness::join_call`] named
+    /// another) with an explicit spec.
     pub fn join_spec(&mut self, i: usize, spec: ParticipantSpec) -> Result<(), EngineError> {
+        let call = self.calls_of.get(i).copied().unwrap_or(self.call);
         self.engine.handle_command(
             self.now,
             Command::AddParticipant {
-                call: self.call,
+                call,
                 participant: ParticipantId(i as u64),
                 spec,
             },
@@ -129,12 +159,13 @@ impl Harness {
         Ok(())
     }
 
-    /// Removes client `i` from the call.
+    /// Removes client `i` from its call.
     pub fn leave(&mut self, i: usize) -> Result<(), EngineError> {
+        let call = self.calls_of.get(i).copied().unwrap_or(self.call);
         self.engine.handle_command(
             self.now,
             Command::RemoveParticipant {
-                call: self.call,
+                call,
                 participant: ParticipantId(i as u64),
             },
         )?;
@@ -154,6 +185,11 @@ impl Harness {
         while let Some(t) = self.engine.poll_transmit(&mut self.buf[..]) {
             if let Some(b) = self.buf.get(..t.len) {
                 self.net.send(self.now, self.server, t.to, b);
+            }
+            if let Some(log) = self.sends.as_mut().filter(|l| l.len() < l.capacity()) {
+                let at = i64::try_from(self.now.saturating_duration_since(self.start).as_micros())
+                    .unwrap_or(0);
+                log.push((at, t.to));
             }
         }
         while let Some(e) = self.engine.poll_event() {
