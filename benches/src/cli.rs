@@ -71,6 +71,8 @@ pub struct Options {
     pub jitter_min_ms: Option<u64>,
     /// The engine's Opus encoder complexity for the mixes (`None`: the engine's default).
     pub complexity: Option<i32>,
+    /// The engine's sub-tick phases per 20 ms period (`None`: the engine's default).
+    pub tick_phases: Option<u32>,
     /// Seed of every random choice.
     pub seed: u64,
     /// Print the report as JSON.
@@ -99,6 +101,7 @@ impl Default for Options {
             profile: Profile::AesCm80,
             jitter_min_ms: None,
             complexity: None,
+            tick_phases: None,
             seed: 1,
             json: false,
         }
@@ -158,6 +161,7 @@ usage: loadgen [options]
   --profile aes-cm-80|gcm-128    SRTP suite (default aes-cm-80)
   --jitter-min-ms N              engine jitter-buffer minimum target, 0..=200 (default: the engine's)
   --complexity N                 engine Opus encoder complexity, 0..=10 (default: the engine's)
+  --tick-phases N                engine sub-tick phases per 20 ms period, 1..=64 (default: the engine's)
   --seed N                       seed of every random choice (default 1)
   --json                         print the report as JSON
 ";
@@ -299,6 +303,14 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, CliError
                     number("--complexity", args.next())?,
                     0,
                     10,
+                )?)
+            }
+            "--tick-phases" => {
+                o.tick_phases = Some(bounded(
+                    "--tick-phases",
+                    number("--tick-phases", args.next())?,
+                    1,
+                    talko_engine::config::MAX_TICK_PHASES,
                 )?)
             }
             "--seed" => o.seed = number("--seed", args.next())?,

@@ -64,6 +64,8 @@ pub struct ConfigReport {
     pub srtp: String,
     /// The engine jitter buffer's minimum target, ms.
     pub engine_jitter_min_ms: u64,
+    /// The engine's sub-tick phases per 20 ms period.
+    pub tick_phases: u32,
     /// Cores the machine has.
     pub machine_cores: usize,
 }
@@ -86,18 +88,26 @@ pub struct ShardReport {
     pub runqueue_wait_share: f64,
     /// The driver's own busy / (busy + idle) measure.
     pub busy_share: f64,
-    /// Ticks run.
+    /// Ticks run: 20 ms periods, in each of which every call with members mixes once.
     pub ticks: u64,
-    /// Ticks missed: run after their 20 ms slot had passed, or skipped.
+    /// Ticks missed: periods with a phase run after its slot had passed, or skipped.
     pub missed_ticks: u64,
-    /// Of those, ticks the engine skipped outright (more than 3 behind).
+    /// Of those, periods the engine skipped outright (more than 3 behind).
     pub skipped_ticks: u64,
-    /// Tick processing time, µs.
+    /// Sub-tick phase runs (only phases holding calls run).
+    pub phase_runs: u64,
+    /// Tick processing time (one period's phase runs summed), µs: median.
     pub tick_p50_us: f64,
-    /// Tick processing time, µs.
+    /// Tick processing time (per period), µs: 99th percentile.
     pub tick_p99_us: f64,
-    /// Tick processing time, µs.
+    /// Tick processing time (per period), µs: maximum.
     pub tick_max_us: f64,
+    /// Processing time of one phase run (its calls, and sending their mixes), µs: median.
+    pub phase_run_p50_us: f64,
+    /// Processing time of one phase run, µs: 99th percentile.
+    pub phase_run_p99_us: f64,
+    /// Processing time of one phase run, µs: maximum.
+    pub phase_run_max_us: f64,
     /// Datagrams received per second.
     pub datagrams_in_per_s: f64,
     /// Datagrams sent per second.
@@ -232,8 +242,8 @@ impl fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "  signal: {}; SRTP {}; silent participants send every {} ms; engine jitter minimum {} ms; window {:.1} s after {} s warm-up",
-            c.signal, c.srtp, c.listener_packet_ms, c.engine_jitter_min_ms, self.window_secs, c.warmup_secs
+            "  signal: {}; SRTP {}; silent participants send every {} ms; engine jitter minimum {} ms, {} tick phases; window {:.1} s after {} s warm-up",
+            c.signal, c.srtp, c.listener_packet_ms, c.engine_jitter_min_ms, c.tick_phases, self.window_secs, c.warmup_secs
         )?;
         writeln!(f, "shards:")?;
         for s in &self.shards {
@@ -244,8 +254,13 @@ impl fmt::Display for Report {
             )?;
             writeln!(
                 f,
-                "      ticks {} (missed {}, of which skipped {}), tick time p50 {:.0} µs  p99 {:.0} µs  max {:.0} µs",
+                "      ticks (20 ms periods) {} (missed {}, of which skipped {}), tick time (all phases of a period) p50 {:.0} µs  p99 {:.0} µs  max {:.0} µs",
                 s.ticks, s.missed_ticks, s.skipped_ticks, s.tick_p50_us, s.tick_p99_us, s.tick_max_us
+            )?;
+            writeln!(
+                f,
+                "      phase runs {} ({} sub-tick phases), phase run time p50 {:.0} µs  p99 {:.0} µs  max {:.0} µs",
+                s.phase_runs, c.tick_phases, s.phase_run_p50_us, s.phase_run_p99_us, s.phase_run_max_us
             )?;
             writeln!(
                 f,

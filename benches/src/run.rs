@@ -206,6 +206,10 @@ pub fn run_embedded(o: &Options, command_line: String) -> Result<Report, Box<dyn
     if let Some(c) = o.complexity {
         engine_config.opus.complexity = c;
     }
+    if let Some(p) = o.tick_phases {
+        engine_config.tick_phases = p;
+    }
+    let tick_phases = engine_config.tick_phases;
     let jitter_min_ms = engine_config.jitter.min_target.as_millis() as u64;
     let engine = EngineHandle::start_with_sockets(engine_config, engine_sockets)?;
     let shards = engine.shards();
@@ -371,6 +375,7 @@ pub fn run_embedded(o: &Options, command_line: String) -> Result<Report, Box<dyn
         &shard_participants,
         &shard_calls,
         jitter_min_ms,
+        tick_phases,
     ))
 }
 
@@ -385,6 +390,7 @@ fn build_report(
     shard_participants: &[usize],
     shard_calls: &[usize],
     jitter_min_ms: u64,
+    tick_phases: u32,
 ) -> Report {
     let wall = last
         .at
@@ -410,7 +416,8 @@ fn build_report(
             .copied()
             .unwrap_or_default()
             .saturating_sub(first.shard_wait.get(i).copied().unwrap_or_default());
-        let tick = b.tick_time.since(&a.tick_time);
+        let phase_run = b.tick_time.since(&a.tick_time);
+        let period = b.period_time.since(&a.period_time);
         let busy = b.busy.saturating_sub(a.busy).as_secs_f64();
         let idle = b.idle.saturating_sub(a.idle).as_secs_f64();
         let mut drops = BTreeMap::new();
@@ -443,9 +450,13 @@ fn build_report(
             missed_ticks: (b.missed_ticks + b.skipped_ticks)
                 .saturating_sub(a.missed_ticks + a.skipped_ticks),
             skipped_ticks: b.skipped_ticks.saturating_sub(a.skipped_ticks),
-            tick_p50_us: tick.quantile(0.5) as f64 / 1e3,
-            tick_p99_us: tick.quantile(0.99) as f64 / 1e3,
-            tick_max_us: tick.max() as f64 / 1e3,
+            phase_runs: b.phase_runs.saturating_sub(a.phase_runs),
+            tick_p50_us: period.quantile(0.5) as f64 / 1e3,
+            tick_p99_us: period.quantile(0.99) as f64 / 1e3,
+            tick_max_us: period.max() as f64 / 1e3,
+            phase_run_p50_us: phase_run.quantile(0.5) as f64 / 1e3,
+            phase_run_p99_us: phase_run.quantile(0.99) as f64 / 1e3,
+            phase_run_max_us: phase_run.max() as f64 / 1e3,
             datagrams_in_per_s: din as f64 / wall,
             datagrams_out_per_s: dout as f64 / wall,
             send_drops: sd,
@@ -528,6 +539,7 @@ fn build_report(
                 }),
             srtp: format!("{:?}", o.profile),
             engine_jitter_min_ms: jitter_min_ms,
+            tick_phases,
             machine_cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         },
         window_secs: wall,
