@@ -13,9 +13,11 @@
 //! (virtual network and simulated clients, for tests, load generation and benchmarks).
 //!
 //! Additions to the shared API contract: [`Engine::work_counters`] ([`WorkCounters`]:
-//! ticks, missed ticks, decodes, encodes, packets out), [`Engine::participant_stats`],
-//! [`Engine::call_count`], [`Engine::participant_count`], [`Engine::ticks`] and
-//! [`Engine::missed_ticks`]; [`EngineError::NoRecorder`] for `StartRecording` without
+//! ticks, missed ticks, phase runs, decodes, encodes, packets out),
+//! [`Engine::participant_stats`], [`Engine::call_count`], [`Engine::participant_count`],
+//! [`Engine::ticks`], [`Engine::phase_runs`] and [`Engine::missed_ticks`];
+//! [`EngineConfig::tick_phases`] (calls spread over sub-tick phases of the 20 ms period;
+//! ticks are still counted per period); [`EngineError::NoRecorder`] for `StartRecording` without
 //! [`Engine::set_recorder`]; [`DropReason::Late`], [`DropReason::Duplicate`] and
 //! [`DropReason::QueueFull`] beside the contract's reasons. `Command` is `Clone` (not
 //! `Copy`: it carries keys); `Event` and [`ParticipantStats`] are `Copy`. `SrtpKeys` and
