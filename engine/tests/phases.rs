@@ -1,6 +1,7 @@
 //! Sub-tick phases on the virtual clock: the calls of a shard mix at distinct instants
-//! of the 20 ms period (each in its own phase), each exactly once per period; a call
-//! that gets its first member later takes the least loaded phase; one phase is the
+//! of the 20 ms period (each in its own phase, spread over the period), each exactly
+//! once per period; a call that gets its first member later takes the least loaded
+//! phase; one phase is the
 //! shard-wide tick of before; a late engine catches up per period without running a
 //! call twice in one.
 
@@ -93,11 +94,13 @@ fn calls_mix_in_distinct_phases_each_once_per_period() {
         "five phases hold calls"
     );
     assert_eq!(after.missed_ticks, 0);
-    // Join order and equal loads: call c takes phase c, 2c ms into the period.
+    // Equal loads: each call takes the free phase farthest from the occupied ones
+    // (the earliest of those): phases 0, 5, 2, 7, 1.
+    let expected = [0, 10_000, 4_000, 14_000, 2_000];
     let mut offsets = BTreeSet::new();
     for c in 0..5 {
         for i in [2 * c, 2 * c + 1] {
-            assert_once_per_period_at(&h, i, 2_000 * c as i64, 99);
+            assert_once_per_period_at(&h, i, expected[c], 99);
         }
         offsets.insert(send_instants(&h, 2 * c)[0].rem_euclid(PERIOD_US));
     }
@@ -112,14 +115,15 @@ fn calls_mix_in_distinct_phases_each_once_per_period() {
 
 #[test]
 fn a_call_starting_later_takes_the_least_loaded_phase() {
-    // Four phases of 5 ms. Call 1 has three members, calls 2–4 two each: one per phase.
+    // Four phases of 5 ms. Call 1 has three members, calls 2–4 two each: one per phase
+    // (calls 1–4 in phases 0, 2, 1, 3: each the free phase farthest from the others).
     let mut h = Harness::new(config(4), 13, 32).unwrap();
     join(&mut h, CallId(1), &[0, 1, 2]);
     join(&mut h, CallId(2), &[3, 4]);
     join(&mut h, CallId(3), &[5, 6]);
     join(&mut h, CallId(4), &[7, 8]);
     h.run(Duration::from_millis(500), |_, _| {});
-    // Call 2 empties: its phase (1) is free; a call starting 207 ms later, in the middle
+    // Call 2 empties: its phase (2) is free; a call starting 207 ms later, in the middle
     // of a period, takes it.
     h.leave(3).unwrap();
     h.leave(4).unwrap();
@@ -127,8 +131,8 @@ fn a_call_starting_later_takes_the_least_loaded_phase() {
     join(&mut h, CallId(5), &[9, 10]);
     h.log_sends(20_000);
     h.run(Duration::from_millis(500), |_, _| {});
-    assert_once_per_period_at(&h, 9, 5_000, 20);
-    assert_once_per_period_at(&h, 10, 5_000, 20);
+    assert_once_per_period_at(&h, 9, 10_000, 20);
+    assert_once_per_period_at(&h, 10, 10_000, 20);
     assert!(
         send_instants(&h, 3).is_empty(),
         "a client that left gets nothing"
@@ -140,9 +144,9 @@ fn a_call_starting_later_takes_the_least_loaded_phase() {
     h.run(Duration::from_millis(500), |_, _| {});
     assert_once_per_period_at(&h, 11, 5_000, 20);
     assert_once_per_period_at(&h, 0, 0, 20);
-    assert_once_per_period_at(&h, 5, 10_000, 20);
+    assert_once_per_period_at(&h, 5, 5_000, 20);
     assert_once_per_period_at(&h, 7, 15_000, 20);
-    assert_once_per_period_at(&h, 9, 5_000, 20);
+    assert_once_per_period_at(&h, 9, 10_000, 20);
     assert_eq!(h.engine.missed_ticks(), 0);
 }
 
@@ -177,9 +181,10 @@ fn a_late_engine_catches_up_whole_periods_and_never_runs_a_call_twice_in_one() {
     let mut h = Harness::new(config(10), 4, 34).unwrap();
     join(&mut h, CallId(1), &[0, 1]);
     join(&mut h, CallId(2), &[2, 3]);
-    // The first period starts 20 ms in; call 1 mixes at 20 + 20n ms, call 2 at 22 + 20n.
-    h.run(Duration::from_millis(1_002), |_, _| {});
-    let base = h.now - Duration::from_millis(1_002);
+    // The first period starts 20 ms in; call 1 mixes at 20 + 20n ms (phase 0), call 2
+    // at 30 + 20n (phase 5).
+    h.run(Duration::from_millis(1_010), |_, _| {});
+    let base = h.now - Duration::from_millis(1_010);
     assert_eq!(
         h.engine.poll_timeout(),
         Some(base + Duration::from_millis(1_020))
@@ -200,7 +205,7 @@ fn a_late_engine_catches_up_whole_periods_and_never_runs_a_call_twice_in_one() {
     // Back on time, nothing more is missed and both phases run every period.
     h.now = base + Duration::from_millis(1_121);
     let before = h.engine.work_counters();
-    h.run(Duration::from_millis(401), |_, _| {}); // to 1522 ms
+    h.run(Duration::from_millis(410), |_, _| {}); // to 1531 ms
     let after = h.engine.work_counters();
     assert_eq!(after.missed_ticks, before.missed_ticks);
     assert_eq!(after.ticks - before.ticks, 20);

@@ -141,7 +141,7 @@ fn a_call_in_a_later_phase_records_exactly_its_ticks_between_start_and_stop() {
     let rec = Recorder::spawn(config(&dir)).expect("spawn");
     let mut h = Harness::new(EngineConfig::default(), 4, 18).expect("harness");
     h.engine.set_recorder(rec.feed());
-    // Call 1 mixes at 20 + 20n ms (phase 0), call 2 at 22 + 20n ms (phase 1).
+    // Call 1 mixes at 20 + 20n ms (phase 0), call 2 at 30 + 20n ms (phase 5).
     h.join(0).expect("join 0");
     h.join(1).expect("join 1");
     let call = CallId(2);
@@ -149,8 +149,8 @@ fn a_call_in_a_later_phase_records_exactly_its_ticks_between_start_and_stop() {
     h.join_call(2, call).expect("join 2");
     h.join_call(3, call).expect("join 3");
     // Started at 1001 ms, after the period at 1000 ms began but before call 2's tick in
-    // it; stopped at 2503 ms, just after call 2's tick at 2502 ms: the recording holds
-    // exactly call 2's ticks from 1002 to 2502 ms, 76 frames.
+    // it; stopped at 2511 ms, just after call 2's tick at 2510 ms: the recording holds
+    // exactly call 2's ticks from 1010 to 2510 ms, 76 frames.
     h.run(Duration::from_millis(1_001), |_, _| {});
     let spec = RecordingSpec {
         mix_ogg: true,
@@ -161,7 +161,7 @@ fn a_call_in_a_later_phase_records_exactly_its_ticks_between_start_and_stop() {
     h.engine
         .handle_command(h.now, Command::StartRecording { call, spec })
         .expect("start recording");
-    h.run(Duration::from_millis(1_502), |_, _| {});
+    h.run(Duration::from_millis(1_510), |_, _| {});
     h.engine
         .handle_command(h.now, Command::StopRecording { call })
         .expect("stop recording");

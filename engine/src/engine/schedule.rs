@@ -62,27 +62,51 @@ impl Engine {
         epoch + Duration::from_nanos(u64::try_from(k * t).unwrap_or(u64::MAX))
     }
 
-    /// The phase with the least load ([`CALL_WEIGHT`] per call plus its members); the
-    /// earliest of equally loaded ones.
+    /// The phase with the least load ([`CALL_WEIGHT`] per call plus its members). Among
+    /// equally loaded phases, the one farthest from any phase holding calls (an empty
+    /// phase's circular distance to the nearest occupied one; 0 when it holds calls
+    /// itself), then the earliest: calls spread evenly over the period, whatever the
+    /// number of phases.
     fn least_loaded_phase(&self) -> u32 {
-        let load = |list: &Vec<u32>| -> usize {
-            list.iter()
-                .map(|&c| {
-                    let members = self
-                        .calls
-                        .get(c as usize)
-                        .and_then(Option::as_ref)
-                        .map_or(0, |c| c.members.len());
-                    CALL_WEIGHT + members
-                })
-                .sum()
+        let load = |k: u32| -> usize {
+            self.phases.get(k as usize).map_or(usize::MAX, |list| {
+                list.iter()
+                    .map(|&c| {
+                        let members = self
+                            .calls
+                            .get(c as usize)
+                            .and_then(Option::as_ref)
+                            .map_or(0, |c| c.members.len());
+                        CALL_WEIGHT + members
+                    })
+                    .sum()
+            })
         };
-        self.phases
-            .iter()
-            .enumerate()
-            .min_by_key(|(_, l)| load(l))
-            .and_then(|(k, _)| u32::try_from(k).ok())
-            .unwrap_or(0)
+        let p = self.phase_count();
+        let gap = |k: u32| -> u32 {
+            if self.phase_has_calls(k) {
+                return 0;
+            }
+            (1..=p / 2)
+                .find(|&d| {
+                    self.phase_has_calls((k + d) % p) || self.phase_has_calls((k + p - d) % p)
+                })
+                .unwrap_or(p)
+        };
+        let mut best = 0;
+        let mut best_key = (usize::MAX, 0);
+        for k in 0..p {
+            let l = load(k);
+            if l > best_key.0 {
+                continue;
+            }
+            let g = gap(k);
+            if l < best_key.0 || g > best_key.1 {
+                best = k;
+                best_key = (l, g);
+            }
+        }
+        best
     }
 
     /// Call slot `cslot` got its first member: it joins the least loaded phase (command
