@@ -332,6 +332,7 @@ pub fn run_embedded(o: &Options, command_line: String) -> Result<Report, Box<dyn
         end,
         listener_every_frames: (o.listener_packet_ms / FRAME_PERIOD.as_millis() as u64).max(1),
         audio_level: o.audio_level,
+        seed: o.seed,
     };
     let onsets = Arc::new(Onsets::new(start, talker_global));
     let mut handles = Vec::with_capacity(threads);

@@ -37,7 +37,7 @@ use talko_codecs::rtp::{Extension, RtpHeader};
 use talko_codecs::srtp::{SrtpConfig, SrtpContext, SrtpProfile};
 use talko_engine::driver::Histogram;
 
-use crate::signal::FRAME;
+use crate::signal::{Rng, FRAME};
 use receive::receive_one;
 
 /// Opus payload type the clients use.
@@ -106,6 +106,8 @@ pub struct RunPlan {
     pub listener_every_frames: u64,
     /// Send the RFC 6464 extension.
     pub audio_level: bool,
+    /// Seeds the order of the send slots (see [`run_client`]).
+    pub seed: u64,
 }
 
 /// What one client thread measured (inside the measurement window).
@@ -277,6 +279,16 @@ pub fn run_client(
         });
     }
 
+    // The participants take the evenly spaced send slots of each 20 ms round in a seeded
+    // random order, so each talker's send instant is a random phase of the engine's
+    // tick grid, as for real clients, and not its room's index: the latency figure then
+    // samples arrival phases without a pattern the engine's call placement could line
+    // up with (or against).
+    let mut order: Vec<usize> = (0..parts.len()).collect();
+    let mut rng = Rng::new(run.seed ^ 0x9e37_79b9_7f4a_7c15);
+    for i in (1..order.len()).rev() {
+        order.swap(i, rng.range(0, i + 1));
+    }
     let mut res = ClientResult::default();
     let n = parts.len().max(1);
     let mut round: u64 = 0;
@@ -309,7 +321,7 @@ pub fn run_client(
                         res.late_sends += 1;
                     }
                 }
-                if let Some(p) = parts.get_mut(cursor) {
+                if let Some(p) = order.get(cursor).and_then(|&i| parts.get_mut(i)) {
                     send_one(
                         p, round, &socks, &audio, &onsets, &run, &mut buf, measuring, &mut res,
                     );
@@ -405,7 +417,7 @@ fn send_one(
             (payload.as_slice(), level, mark, voiced)
         }
         None => {
-            if round % run.listener_every_frames.max(1) != 0 {
+            if !round.is_multiple_of(run.listener_every_frames.max(1)) {
                 return;
             }
             (audio.silence.as_slice(), 127u8, None, false)
