@@ -193,7 +193,7 @@ fn talkers_rotating_through_the_speaker_slots_never_hear_themselves() {
             let t = (rng.next_u64() % n as u64) as usize;
             h.clients[t].talking = true;
         }
-        let mute = (rng.next_u64() % 4 == 0).then(|| (rng.next_u64() % n as u64) as usize);
+        let mute = rng.next_u64().is_multiple_of(4).then(|| (rng.next_u64() % n as u64) as usize);
         for (i, m) in muted.iter_mut().enumerate() {
             let want = mute == Some(i);
             if *m != want {

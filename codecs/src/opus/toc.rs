@@ -123,7 +123,7 @@ impl Toc {
             },
             // Hybrid: 10, 20 ms.
             Mode::Hybrid => {
-                if config % 2 == 0 {
+                if config.is_multiple_of(2) {
                     480
                 } else {
                     960

@@ -49,7 +49,7 @@ pub struct Nack<'a> {
 
 impl<'a> Nack<'a> {
     pub(super) fn from_feedback(fb: Feedback<'a>) -> Result<Self, RtcpError> {
-        if fb.fci.len() % 4 != 0 {
+        if !fb.fci.len().is_multiple_of(4) {
             return Err(RtcpError::BadFci);
         }
         Ok(Nack {
@@ -142,7 +142,7 @@ pub struct FirEntry {
 
 impl<'a> Fir<'a> {
     pub(super) fn from_feedback(fb: Feedback<'a>) -> Result<Self, RtcpError> {
-        if fb.fci.len() % 8 != 0 {
+        if !fb.fci.len().is_multiple_of(8) {
             return Err(RtcpError::BadFci);
         }
         Ok(Fir {

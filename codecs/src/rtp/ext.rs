@@ -196,7 +196,7 @@ mod tests {
             let len = (x % 41) as usize;
             for (i, b) in block.iter_mut().enumerate().take(len) {
                 let r = x.rotate_left(i as u32 * 7) as u8;
-                *b = if r % 5 == 0 { 0 } else { r & 0xF3 };
+                *b = if r.is_multiple_of(5) { 0 } else { r & 0xF3 };
             }
             let b = &block[..len];
             assert_eq!(validate_one_byte(b), generic_walk(b), "{b:02x?}");

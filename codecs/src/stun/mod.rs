@@ -356,7 +356,7 @@ impl<'a> StunMessage<'a> {
                 self.error_code.get_or_insert(code);
             }
             UNKNOWN_ATTRIBUTES => {
-                if v.len() % 2 != 0 {
+                if !v.len().is_multiple_of(2) {
                     return Err(StunError::BadAttributeLength(a.kind));
                 }
                 self.unknown_attributes.get_or_insert(v);
