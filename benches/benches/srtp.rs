@@ -31,7 +31,9 @@ use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{
     criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
 };
-use talko_codecs::srtp::{SrtpConfig, SrtpContext, SrtpProfile, MAX_TAG_LEN};
+use talko_codecs::srtp::{
+    RtpAuthBatch, RtpProtectBatch, SrtpConfig, SrtpContext, SrtpProfile, MAX_TAG_LEN,
+};
 use webrtc_srtp::context::Context;
 use webrtc_srtp::option::srtp_replay_protection;
 use webrtc_srtp::protection_profile::ProtectionProfile;
@@ -250,12 +252,187 @@ fn bench_srtp<M: Measurement<Value = Duration>>(
     }
 }
 
+/// Listeners of one fan-out, senders of one receive burst.
+const FANOUT: usize = 16;
+/// Bursts per fresh set of receivers in the burst benchmark.
+const BURSTS: usize = 256;
+
+/// Keys that differ per participant, as in a call.
+fn seeded_keys(profile: SrtpProfile, seed: usize) -> (Vec<u8>, Vec<u8>) {
+    let (mut key, mut salt) = keys(profile);
+    key.iter_mut().for_each(|b| *b ^= seed as u8);
+    salt.iter_mut()
+        .for_each(|b| *b = b.wrapping_add(seed as u8));
+    (key, salt)
+}
+
+fn talko_seeded(profile: SrtpProfile, seed: usize) -> SrtpContext {
+    let (key, salt) = seeded_keys(profile, seed);
+    SrtpContext::new(profile, &key, &salt, SrtpConfig::default()).expect("valid key")
+}
+
+fn oracle_seeded(profile: SrtpProfile, seed: usize, replay: bool) -> Context {
+    let (key, salt) = seeded_keys(profile, seed);
+    let opt = replay.then(|| srtp_replay_protection(128));
+    Context::new(&key, &salt, oracle_profile(profile), opt, None).expect("valid key")
+}
+
+/// The server's two bulk paths, measured per packet (`Throughput::Elements(16)`):
+/// - `srtp_fanout_protect`: one 172-byte mix packet protected for 16 listeners, each
+///   with its own keys — talko through `RtpProtectBatch` (tags computed together),
+///   webrtc-srtp one `encrypt_rtp` per listener;
+/// - `srtp_burst_unprotect`: 16 packets from 16 senders (own keys each) received in one
+///   wake-up — talko through `RtpAuthBatch` then `unprotect_rtp_authenticated` (GCM
+///   suites decline the batch and take `unprotect_rtp`), webrtc-srtp one `decrypt_rtp`
+///   per packet; fresh receivers every 256 bursts, created outside the timing.
+fn bench_batches<M: Measurement<Value = Duration>>(
+    c: &mut Criterion<M>,
+    prefix: &str,
+    now: fn() -> Duration,
+    flat: bool,
+) {
+    for profile in SrtpProfile::ALL {
+        let name = profile.to_string();
+        let mut group = c.benchmark_group(format!("{prefix}fanout_protect/{name}"));
+        if flat {
+            group.sampling_mode(SamplingMode::Flat);
+        }
+        group.throughput(Throughput::Elements(FANOUT as u64));
+        group.bench_function(BenchmarkId::from_parameter("talko"), |b| {
+            let mut txs: Vec<SrtpContext> = (0..FANOUT).map(|i| talko_seeded(profile, i)).collect();
+            let template = plaintext(0);
+            let mut bufs = vec![[0u8; PACKET_LEN + MAX_TAG_LEN]; FANOUT];
+            let mut seq: u16 = 0;
+            b.iter(|| {
+                let mut batch = RtpProtectBatch::new();
+                for (tx, buf) in txs.iter_mut().zip(bufs.iter_mut()) {
+                    buf[..PACKET_LEN].copy_from_slice(&template);
+                    buf[2..4].copy_from_slice(&seq.to_be_bytes());
+                    black_box(batch.push(tx, buf, PACKET_LEN).expect("protects"));
+                }
+                batch.finish();
+                seq = seq.wrapping_add(1);
+                black_box(&bufs);
+            });
+        });
+        group.bench_function(BenchmarkId::from_parameter("webrtc-srtp"), |b| {
+            let mut txs: Vec<Context> = (0..FANOUT)
+                .map(|i| oracle_seeded(profile, i, false))
+                .collect();
+            let mut plain = plaintext(0);
+            let mut seq: u16 = 0;
+            b.iter(|| {
+                plain[2..4].copy_from_slice(&seq.to_be_bytes());
+                seq = seq.wrapping_add(1);
+                for tx in txs.iter_mut() {
+                    black_box(tx.encrypt_rtp(black_box(&plain)).expect("protects"));
+                }
+            });
+        });
+        group.finish();
+
+        // BURSTS bursts; burst k holds sequence number k of every sender.
+        let bursts: Vec<Vec<Vec<u8>>> = {
+            let mut txs: Vec<SrtpContext> = (0..FANOUT).map(|i| talko_seeded(profile, i)).collect();
+            (0..BURSTS)
+                .map(|k| {
+                    txs.iter_mut()
+                        .map(|tx| {
+                            let mut buf = [0u8; PACKET_LEN + MAX_TAG_LEN];
+                            buf[..PACKET_LEN].copy_from_slice(&plaintext(k as u16));
+                            let n = tx.protect_rtp(&mut buf, PACKET_LEN).expect("protects");
+                            buf[..n].to_vec()
+                        })
+                        .collect()
+                })
+                .collect()
+        };
+        let mut group = c.benchmark_group(format!("{prefix}burst_unprotect/{name}"));
+        if flat {
+            group.sampling_mode(SamplingMode::Flat);
+        }
+        group.throughput(Throughput::Elements(FANOUT as u64));
+        group.bench_function(BenchmarkId::from_parameter("talko"), |b| {
+            let mut bufs = vec![[0u8; PACKET_LEN + MAX_TAG_LEN]; FANOUT];
+            b.iter_custom(|iters| {
+                let passes = iters.div_ceil(BURSTS as u64);
+                let mut sets: Vec<Vec<SrtpContext>> = (0..passes)
+                    .map(|_| (0..FANOUT).map(|i| talko_seeded(profile, i)).collect())
+                    .collect();
+                let mut left = iters;
+                let start = now();
+                for rxs in sets.iter_mut() {
+                    let n = left.min(BURSTS as u64) as usize;
+                    for burst in &bursts[..n] {
+                        let mut auth = RtpAuthBatch::new();
+                        let mut tickets = [None; FANOUT];
+                        for ((buf, packet), (rx, t)) in bufs
+                            .iter_mut()
+                            .zip(burst.iter())
+                            .zip(rxs.iter().zip(tickets.iter_mut()))
+                        {
+                            buf[..packet.len()].copy_from_slice(packet);
+                            *t = auth.add(rx, &buf[..packet.len()]);
+                        }
+                        let tags = auth.compute();
+                        for ((buf, packet), (rx, t)) in bufs
+                            .iter_mut()
+                            .zip(burst.iter())
+                            .zip(rxs.iter_mut().zip(tickets.iter()))
+                        {
+                            let buf = &mut buf[..packet.len()];
+                            let r = match t {
+                                Some(t) => rx.unprotect_rtp_authenticated(buf, &tags, *t),
+                                None => rx.unprotect_rtp(buf),
+                            };
+                            black_box(r.expect("unprotects"));
+                        }
+                    }
+                    left -= n as u64;
+                }
+                let elapsed = now().saturating_sub(start);
+                drop(sets);
+                elapsed
+            });
+        });
+        group.bench_function(BenchmarkId::from_parameter("webrtc-srtp"), |b| {
+            b.iter_custom(|iters| {
+                let passes = iters.div_ceil(BURSTS as u64);
+                let mut sets: Vec<Vec<Context>> = (0..passes)
+                    .map(|_| {
+                        (0..FANOUT)
+                            .map(|i| oracle_seeded(profile, i, true))
+                            .collect()
+                    })
+                    .collect();
+                let mut left = iters;
+                let start = now();
+                for rxs in sets.iter_mut() {
+                    let n = left.min(BURSTS as u64) as usize;
+                    for burst in &bursts[..n] {
+                        for (rx, packet) in rxs.iter_mut().zip(burst.iter()) {
+                            black_box(rx.decrypt_rtp(black_box(packet)).expect("unprotects"));
+                        }
+                    }
+                    left -= n as u64;
+                }
+                let elapsed = now().saturating_sub(start);
+                drop(sets);
+                elapsed
+            });
+        });
+        group.finish();
+    }
+}
+
 fn wall_clock(c: &mut Criterion) {
     bench_srtp(c, "srtp_", wall_now, false);
+    bench_batches(c, "srtp_", wall_now, false);
 }
 
 fn cpu_clock(c: &mut Criterion<ThreadCpu>) {
     bench_srtp(c, "srtp_cpu_", cpu_now, true);
+    bench_batches(c, "srtp_cpu_", cpu_now, true);
 }
 
 criterion_group! {

@@ -53,3 +53,62 @@ fn protect_and_unprotect_allocate_nothing_per_packet() {
         );
     }
 }
+
+/// The batch paths (many listeners' contexts protected together, received packets
+/// authenticated together) allocate nothing either.
+#[test]
+fn batched_protect_and_authenticate_allocate_nothing() {
+    use talko_codecs::srtp::{RtpAuthBatch, RtpProtectBatch};
+    const LISTENERS: usize = 20;
+    for profile in SrtpProfile::ALL {
+        let ctx = |i: usize| {
+            let key = vec![i as u8; profile.master_key_len()];
+            let salt = vec![9u8; profile.master_salt_len()];
+            SrtpContext::new(profile, &key, &salt, SrtpConfig::default()).unwrap()
+        };
+        let mut tx: Vec<SrtpContext> = (0..LISTENERS).map(ctx).collect();
+        let mut rx: Vec<SrtpContext> = (0..LISTENERS).map(ctx).collect();
+        let mut bufs = vec![[0u8; 172 + MAX_TAG_LEN]; LISTENERS];
+        let mut lens = [0usize; LISTENERS];
+        let before = thread_counts();
+        for i in 0..PACKETS / 10 {
+            let mut batch = RtpProtectBatch::new();
+            for ((c, buf), len) in tx.iter_mut().zip(bufs.iter_mut()).zip(lens.iter_mut()) {
+                buf[..12].copy_from_slice(&[0x80, 111, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5]);
+                buf[2..4].copy_from_slice(&(i as u16).to_be_bytes());
+                buf[12..172].fill(i as u8);
+                *len = batch.push(c, buf, 172).unwrap();
+            }
+            batch.finish();
+            for (chunk_rx, (chunk_bufs, chunk_lens)) in
+                rx.chunks_mut(8).zip(bufs.chunks_mut(8).zip(lens.chunks(8)))
+            {
+                let mut auth = RtpAuthBatch::new();
+                let tickets: [_; 8] = core::array::from_fn(|_| None);
+                let mut tickets = tickets;
+                for ((c, buf), (len, t)) in chunk_rx
+                    .iter()
+                    .zip(chunk_bufs.iter())
+                    .zip(chunk_lens.iter().zip(tickets.iter_mut()))
+                {
+                    *t = auth.add(c, &buf[..*len]);
+                }
+                let tags = auth.compute();
+                for ((c, buf), (len, t)) in chunk_rx
+                    .iter_mut()
+                    .zip(chunk_bufs.iter_mut())
+                    .zip(chunk_lens.iter().zip(tickets.iter()))
+                {
+                    let n = match t {
+                        Some(t) => c.unprotect_rtp_authenticated(&mut buf[..*len], &tags, *t),
+                        None => c.unprotect_rtp(&mut buf[..*len]),
+                    };
+                    assert_eq!(n, Ok(172), "{profile}");
+                    assert_eq!(buf[171], i as u8);
+                }
+            }
+        }
+        let used = thread_counts().since(before);
+        assert_eq!(used.allocs, 0, "{profile}: {used:?}");
+    }
+}

@@ -2,15 +2,12 @@
 //! per-packet encrypt/authenticate steps for SRTP and SRTCP.
 //!
 //! Owns the expanded AES key schedules, the session salts and HMAC-SHA1 states with the
-//! session authentication keys already absorbed (cloned per packet: a stack copy). It
+//! session authentication keys already absorbed (the keyed inner and outer SHA-1 states). It
 //! authenticates before it decrypts and never writes to a packet whose tag fails. It
 //! knows nothing of streams, rollover counters or replay; the context decides the
 //! packet index.
 
-use hmac::{Hmac, Mac};
-use sha1::Sha1;
-use subtle::ConstantTimeEq;
-
+use super::hmac_sha1::{tags_equal, HmacSha1};
 use super::kdf::{derive, label, AesKey};
 use super::SrtpError;
 
@@ -19,12 +16,17 @@ const SALT_LEN: usize = 14;
 /// Session authentication key length of HMAC-SHA1 (160 bits).
 const AUTH_KEY_LEN: usize = 20;
 
+/// The rollover counter an SRTP tag covers after the packet (RFC 3711 §4.2).
+pub(crate) fn roc_bytes(index: u64) -> [u8; 4] {
+    ((index >> 16) as u32).to_be_bytes()
+}
+
 /// Keys of one direction-independent half (SRTP or SRTCP).
 #[derive(Clone)]
 struct CmKeys {
     cipher: AesKey,
     salt: [u8; SALT_LEN],
-    mac: Hmac<Sha1>,
+    mac: HmacSha1,
 }
 
 impl CmKeys {
@@ -32,8 +34,7 @@ impl CmKeys {
         Ok(CmKeys {
             cipher: AesKey::new(key)?,
             salt: salt.try_into().map_err(|_| SrtpError::BadKeyLength)?,
-            mac: <Hmac<Sha1> as Mac>::new_from_slice(auth_key)
-                .map_err(|_| SrtpError::BadKeyLength)?,
+            mac: HmacSha1::new(auth_key),
         })
     }
 
@@ -69,10 +70,7 @@ impl CmKeys {
 
     /// HMAC-SHA1 over `data` followed by `suffix`.
     fn tag(&self, data: &[u8], suffix: &[u8]) -> [u8; 20] {
-        let mut mac = self.mac.clone();
-        mac.update(data);
-        mac.update(suffix);
-        mac.finalize().into_bytes().into()
+        self.mac.tag(data, suffix)
     }
 }
 
@@ -127,6 +125,28 @@ impl CmTransform {
         ssrc: u32,
         index: u64,
     ) -> Result<(), SrtpError> {
+        self.encrypt_rtp(pkt, hdr_len, len, ssrc, index)?;
+        let (body, tag_out) = pkt
+            .split_at_mut_checked(len)
+            .ok_or(SrtpError::BufferTooSmall)?;
+        let tag = self.rtp.tag(body, &roc_bytes(index));
+        for (out, t) in tag_out.iter_mut().zip(tag.iter()) {
+            *out = *t;
+        }
+        Ok(())
+    }
+
+    /// The first half of [`CmTransform::protect_rtp`]: checks every length and
+    /// encrypts `pkt[hdr_len..len]`, leaving the tag room for whoever computes the tag
+    /// (with [`CmTransform::rtp_mac`] over `pkt[..len]` and the ROC).
+    pub(crate) fn encrypt_rtp(
+        &self,
+        pkt: &mut [u8],
+        hdr_len: usize,
+        len: usize,
+        ssrc: u32,
+        index: u64,
+    ) -> Result<(), SrtpError> {
         // Every length is checked before the first byte is written.
         let (body, tag_out) = pkt
             .split_at_mut_checked(len)
@@ -142,12 +162,23 @@ impl CmTransform {
                 .cipher
                 .apply_keystream(self.rtp.iv(ssrc, index), payload);
         }
-        let roc = ((index >> 16) as u32).to_be_bytes();
-        let tag = self.rtp.tag(body, &roc);
-        for (out, t) in tag_out.iter_mut().zip(tag.iter()) {
-            *out = *t;
-        }
         Ok(())
+    }
+
+    /// The SRTP encryption key and the counter block of a packet, for encrypting it
+    /// elsewhere (batched).
+    pub(crate) fn rtp_counter(&self, ssrc: u32, index: u64) -> (&AesKey, [u8; 16]) {
+        (&self.rtp.cipher, self.rtp.iv(ssrc, index))
+    }
+
+    /// The SRTP authentication key.
+    pub(crate) fn rtp_mac(&self) -> &HmacSha1 {
+        &self.rtp.mac
+    }
+
+    /// The SRTP tag length (10 or 4 bytes).
+    pub(crate) fn rtp_tag_len(&self) -> usize {
+        self.rtp_tag_len
     }
 
     /// Authenticates then decrypts an SRTP packet; returns the plaintext length.
@@ -163,13 +194,33 @@ impl CmTransform {
             .len()
             .checked_sub(self.rtp_tag_len)
             .ok_or(SrtpError::TooShort)?;
+        let body = pkt.get(..body_len).ok_or(SrtpError::TooShort)?;
+        let tag = self.rtp.tag(body, &roc_bytes(index));
+        self.unprotect_rtp_with_tag(pkt, hdr_len, ssrc, index, &tag, verify)
+    }
+
+    /// [`CmTransform::unprotect_rtp`] with the HMAC over the packet (without its tag)
+    /// and the ROC already computed.
+    pub(crate) fn unprotect_rtp_with_tag(
+        &self,
+        pkt: &mut [u8],
+        hdr_len: usize,
+        ssrc: u32,
+        index: u64,
+        computed: &[u8; 20],
+        verify: bool,
+    ) -> Result<usize, SrtpError> {
+        let body_len = pkt
+            .len()
+            .checked_sub(self.rtp_tag_len)
+            .ok_or(SrtpError::TooShort)?;
         let (body, tag_in) = pkt
             .split_at_mut_checked(body_len)
             .ok_or(SrtpError::TooShort)?;
-        let roc = ((index >> 16) as u32).to_be_bytes();
-        let tag = self.rtp.tag(body, &roc);
-        let tag = tag.get(..self.rtp_tag_len).ok_or(SrtpError::TooShort)?;
-        if verify && !bool::from(tag.ct_eq(tag_in)) {
+        let tag = computed
+            .get(..self.rtp_tag_len)
+            .ok_or(SrtpError::TooShort)?;
+        if verify && !tags_equal(tag, tag_in) {
             return Err(SrtpError::BadTag);
         }
         let payload = body.get_mut(hdr_len..).ok_or(SrtpError::TooShort)?;
@@ -238,7 +289,7 @@ impl CmTransform {
             .ok_or(SrtpError::TooShort)?;
         let tag = self.rtcp.tag(authed, &[]);
         let tag = tag.get(..self.rtcp_tag_len).ok_or(SrtpError::TooShort)?;
-        if verify && !bool::from(tag.ct_eq(tag_in)) {
+        if verify && !tags_equal(tag, tag_in) {
             return Err(SrtpError::BadTag);
         }
         let rtcp_len = auth_len.checked_sub(4).ok_or(SrtpError::TooShort)?;

@@ -261,40 +261,52 @@ impl SrtpContext {
     /// keystream ([`SrtpError::Replayed`]), or one behind the replay window
     /// ([`SrtpError::TooOld`]).
     pub fn protect_rtp(&mut self, buf: &mut [u8], len: usize) -> Result<usize, SrtpError> {
+        let send = self.send_index(buf, len)?;
+        let pkt = buf.get_mut(..send.total).ok_or(SrtpError::BufferTooSmall)?;
+        let f = send.fields;
+        match &*self.transform {
+            Transform::Cm(t) => t.protect_rtp(pkt, f.header_len, len, f.ssrc, send.index)?,
+            Transform::Gcm(t) => t.protect_rtp(pkt, f.header_len, len, f.ssrc, send.index)?,
+        }
+        self.accept_sent(send);
+        Ok(send.total)
+    }
+
+    /// Validates the RTP packet `buf[..len]` for protection and picks its index (the
+    /// stream is created if new and allowed); moves no index.
+    pub(crate) fn send_index(&mut self, buf: &[u8], len: usize) -> Result<SendIndex, SrtpError> {
         let total = len
             .checked_add(self.profile.tag_len_rtp())
             .ok_or(SrtpError::BufferTooSmall)?;
         let fields = header::plaintext_rtp(buf.get(..len).ok_or(SrtpError::BufferTooSmall)?)?;
-        let pkt = buf.get_mut(..total).ok_or(SrtpError::BufferTooSmall)?;
-        let slot = self.send_slot(fields.ssrc)?;
-        let window = self.config.replay_window;
-        let stream = self.streams.get_mut(slot).ok_or(SrtpError::UnknownSsrc)?;
-        let index = stream.rtp.estimate(fields.seq)?;
-        stream.rtp.check(index, window)?;
-        match &*self.transform {
-            Transform::Cm(t) => t.protect_rtp(pkt, fields.header_len, len, fields.ssrc, index)?,
-            Transform::Gcm(t) => t.protect_rtp(pkt, fields.header_len, len, fields.ssrc, index)?,
+        if buf.len() < total {
+            return Err(SrtpError::BufferTooSmall);
         }
-        stream.rtp.accept(index);
-        Ok(total)
+        let slot = self.send_slot(fields.ssrc)?;
+        let stream = self.streams.get(slot).ok_or(SrtpError::UnknownSsrc)?;
+        let index = stream.rtp.estimate(fields.seq)?;
+        stream.rtp.check(index, self.config.replay_window)?;
+        Ok(SendIndex {
+            fields,
+            slot,
+            index,
+            total,
+        })
+    }
+
+    /// Records a protected packet's index as used.
+    pub(crate) fn accept_sent(&mut self, send: SendIndex) {
+        if let Some(stream) = self.streams.get_mut(send.slot) {
+            stream.rtp.accept(send.index);
+        }
     }
 
     /// Unprotects the SRTP packet filling `buf` in place: checks replay, authenticates,
     /// decrypts. Returns the RTP length (`buf.len()` minus the tag); the bytes after it
     /// are left as they were. On error `buf` is unchanged and no state moves.
     pub fn unprotect_rtp(&mut self, buf: &mut [u8]) -> Result<usize, SrtpError> {
-        let fields = header::srtp_header(buf)?;
-        if buf.len() < fields.header_len + self.profile.tag_len_rtp() {
-            return Err(SrtpError::TooShort);
-        }
-        let slot = self.recv_slot(fields.ssrc)?;
-        let fresh = RtpState::new();
-        let state = match slot.and_then(|s| self.streams.get(s)) {
-            Some(stream) => &stream.rtp,
-            None => &fresh,
-        };
-        let index = state.estimate(fields.seq)?;
-        state.check(index, self.config.replay_window)?;
+        let fields = self.srtp_fields(buf)?;
+        let index = self.receive_index(fields.ssrc, fields.seq)?;
         let verify = self.verify_tags();
         let plain_len = match &*self.transform {
             Transform::Cm(t) => {
@@ -304,15 +316,54 @@ impl SrtpContext {
                 t.unprotect_rtp(buf, fields.header_len, fields.ssrc, index, verify)?
             }
         };
-        let slot = match slot {
+        self.accept_rtp(fields.ssrc, index)?;
+        Ok(plain_len)
+    }
+
+    /// The clear header of a received SRTP packet, checked to leave room for the tag.
+    pub(crate) fn srtp_fields(&self, buf: &[u8]) -> Result<header::RtpFields, SrtpError> {
+        let fields = header::srtp_header(buf)?;
+        if buf.len() < fields.header_len + self.profile.tag_len_rtp() {
+            return Err(SrtpError::TooShort);
+        }
+        Ok(fields)
+    }
+
+    /// The index a received packet of `ssrc` with sequence number `seq` has, if the
+    /// stream table and replay window allow it; changes nothing.
+    pub(crate) fn receive_index(&self, ssrc: u32, seq: u16) -> Result<u64, SrtpError> {
+        let slot = self.recv_slot(ssrc)?;
+        let fresh = RtpState::new();
+        let state = match slot.and_then(|s| self.streams.get(s)) {
+            Some(stream) => &stream.rtp,
+            None => &fresh,
+        };
+        let index = state.estimate(seq)?;
+        state.check(index, self.config.replay_window)?;
+        Ok(index)
+    }
+
+    /// Records an authenticated packet's index, creating its stream if new.
+    pub(crate) fn accept_rtp(&mut self, ssrc: u32, index: u64) -> Result<(), SrtpError> {
+        let slot = match self.streams.find(ssrc) {
             Some(slot) => slot,
-            None => self.streams.insert(fields.ssrc, Stream::new())?,
+            None => self.streams.insert(ssrc, Stream::new())?,
         };
         if let Some(stream) = self.streams.get_mut(slot) {
             stream.rtp.accept(index);
         }
-        Ok(plain_len)
+        Ok(())
     }
+}
+
+/// A packet about to be protected: its header fields, stream slot, index and
+/// protected length.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SendIndex {
+    pub(crate) fields: header::RtpFields,
+    pub(crate) slot: usize,
+    pub(crate) index: u64,
+    pub(crate) total: usize,
 }
 
 /// Picks this direction's key and salt out of RFC 5764 §4.2 keying material.

@@ -16,6 +16,10 @@ use super::SrtpError;
 const SALT_LEN: usize = 12;
 /// AES-GCM tag length used by SRTP (RFC 7714 §14.2).
 pub(crate) const TAG_LEN: usize = 16;
+/// Longest AAD or payload the AES-NI path takes: far beyond any datagram, and short
+/// enough that the 32-bit GCM counter (and our 64-bit addition) never wraps.
+#[cfg(target_arch = "x86_64")]
+const MAX_DATA: usize = 1 << 20;
 
 // The variants differ in key-schedule size; the whole transform sits behind one `Box` in
 // the context, and boxing variants again would add a pointer chase per packet.
@@ -26,9 +30,52 @@ enum Aead {
     Aes256(Aes256Gcm),
 }
 
+/// The AES-NI/PCLMULQDQ kernels' keys: counter mode and GHASH with eight key powers.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+struct NiGcm {
+    aes: super::ni::AesNi,
+    ghash: super::ni::Ghash,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl NiGcm {
+    fn new(key: &[u8]) -> Option<NiGcm> {
+        let aes = super::ni::AesNi::new(key)?;
+        let mut h = [0u8; 16];
+        aes.encrypt_block(&mut h);
+        Some(NiGcm {
+            aes,
+            ghash: super::ni::Ghash::new(&h)?,
+        })
+    }
+
+    fn seal(&self, iv: &[u8; 12], aad: &[u8], data: &mut [u8]) -> [u8; TAG_LEN] {
+        super::ni::gcm_seal(&self.aes, &self.ghash, iv, aad, data)
+    }
+
+    fn open(
+        &self,
+        iv: &[u8; 12],
+        aad: &[u8],
+        data: &mut [u8],
+        tag: &[u8],
+        verify: bool,
+    ) -> Result<(), SrtpError> {
+        let tag: &[u8; TAG_LEN] = tag.try_into().map_err(|_| SrtpError::TooShort)?;
+        if super::ni::gcm_open(&self.aes, &self.ghash, iv, aad, data, tag, verify) || !verify {
+            Ok(())
+        } else {
+            Err(SrtpError::BadTag)
+        }
+    }
+}
+
 #[derive(Clone)]
 struct GcmKeys {
     aead: Aead,
+    #[cfg(target_arch = "x86_64")]
+    ni: Option<NiGcm>,
     salt: [u8; SALT_LEN],
     /// The bare cipher, so a fuzzing build can decrypt without a valid tag.
     #[cfg(feature = "fuzzing")]
@@ -48,6 +95,8 @@ impl GcmKeys {
         };
         Ok(GcmKeys {
             aead,
+            #[cfg(target_arch = "x86_64")]
+            ni: NiGcm::new(key),
             salt: salt.try_into().map_err(|_| SrtpError::BadKeyLength)?,
             #[cfg(feature = "fuzzing")]
             ctr: AesKey::new(key)?,
@@ -71,6 +120,13 @@ impl GcmKeys {
     }
 
     fn seal(&self, iv: &[u8; 12], aad: &[u8], data: &mut [u8]) -> Result<Tag, SrtpError> {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(ni) = &self.ni {
+            if data.len() > MAX_DATA || aad.len() > MAX_DATA {
+                return Err(SrtpError::Malformed);
+            }
+            return Ok(Tag::from(ni.seal(iv, aad, data)));
+        }
         let nonce = Nonce::from_slice(iv);
         match &self.aead {
             Aead::Aes128(c) => c.encrypt_in_place_detached(nonce, aad, data),
@@ -88,6 +144,13 @@ impl GcmKeys {
         tag: &[u8],
         verify: bool,
     ) -> Result<(), SrtpError> {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(ni) = &self.ni {
+            if data.len() > MAX_DATA || aad.len() > MAX_DATA {
+                return Err(SrtpError::BadTag);
+            }
+            return ni.open(iv, aad, data, tag, verify);
+        }
         let nonce = Nonce::from_slice(iv);
         let tag: [u8; TAG_LEN] = tag.try_into().map_err(|_| SrtpError::TooShort)?;
         let tag = Tag::from(tag);

@@ -29,13 +29,25 @@ pub(crate) mod label {
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone)]
 pub(crate) enum AesKey {
+    /// AES-NI, where the CPU has it.
+    #[cfg(target_arch = "x86_64")]
+    Ni(super::ni::AesNi),
     Aes128(Aes128Enc),
     Aes256(Aes256Enc),
 }
 
 impl AesKey {
-    /// Expands a 16- or 32-byte key.
+    /// Expands a 16- or 32-byte key, for AES-NI where the CPU has it.
     pub(crate) fn new(key: &[u8]) -> Result<AesKey, SrtpError> {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(ni) = super::ni::AesNi::new(key) {
+            return Ok(AesKey::Ni(ni));
+        }
+        Self::portable(key)
+    }
+
+    /// Expands a 16- or 32-byte key for the portable RustCrypto implementation.
+    pub(crate) fn portable(key: &[u8]) -> Result<AesKey, SrtpError> {
         match key.len() {
             16 => Aes128Enc::new_from_slice(key)
                 .map(AesKey::Aes128)
@@ -49,8 +61,25 @@ impl AesKey {
 
     fn encrypt_blocks(&self, blocks: &mut [Block]) {
         match self {
+            #[cfg(target_arch = "x86_64")]
+            AesKey::Ni(c) => {
+                for b in blocks {
+                    let mut bytes: [u8; 16] = (*b).into();
+                    c.encrypt_block(&mut bytes);
+                    *b = Block::from(bytes);
+                }
+            }
             AesKey::Aes128(c) => c.encrypt_blocks(blocks),
             AesKey::Aes256(c) => c.encrypt_blocks(blocks),
+        }
+    }
+
+    /// The AES-NI key, if this key uses it.
+    #[cfg(target_arch = "x86_64")]
+    pub(crate) fn ni(&self) -> Option<&super::ni::AesNi> {
+        match self {
+            AesKey::Ni(k) => Some(k),
+            _ => None,
         }
     }
 
@@ -59,6 +88,11 @@ impl AesKey {
     /// blocks, so this equals both the 16-bit counter of RFC 3711 §4.1.1 and the 32-bit
     /// counter of GCM for every packet talko accepts.
     pub(crate) fn apply_keystream(&self, iv: [u8; 16], data: &mut [u8]) {
+        #[cfg(target_arch = "x86_64")]
+        if let AesKey::Ni(c) = self {
+            c.apply_keystream(iv, data);
+            return;
+        }
         let base = u128::from_be_bytes(iv);
         let mut counter: u128 = 0;
         for chunk in data.chunks_mut(16 * BATCH) {
@@ -102,7 +136,13 @@ mod tests {
     // F0F1..FCFD, SSRC 0, index 0.
     #[test]
     fn aes_cm_keystream_matches_rfc3711_b2() {
-        let key = AesKey::new(&hex("2B7E151628AED2A6ABF7158809CF4F3C")).unwrap();
+        // Both the AES-NI kernels (where the CPU has them) and the portable path.
+        for make in [AesKey::new, AesKey::portable] {
+            aes_cm_keystream_b2(make(&hex("2B7E151628AED2A6ABF7158809CF4F3C")).unwrap());
+        }
+    }
+
+    fn aes_cm_keystream_b2(key: AesKey) {
         let iv: [u8; 16] = hex("F0F1F2F3F4F5F6F7F8F9FAFBFCFD0000").try_into().unwrap();
         let mut ks = vec![0u8; 0xff02 * 16];
         key.apply_keystream(iv, &mut ks);

@@ -45,18 +45,25 @@
 //! # Ok::<(), talko_codecs::srtp::SrtpError>(())
 //! ```
 
+mod batch;
 mod cm;
 mod context;
 mod gcm;
 mod header;
+mod hmac_sha1;
 mod kdf;
+#[cfg(target_arch = "x86_64")]
+mod ni;
 mod replay;
 mod rtcp;
+#[cfg(target_arch = "x86_64")]
+mod sha1ni;
 mod stream;
 mod suite;
 #[cfg(test)]
 mod tests;
 
+pub use batch::{AuthTicket, RtpAuthBatch, RtpAuthTags, RtpProtectBatch, SRTP_BATCH};
 pub use context::{Direction, DtlsRole, SrtpConfig, SrtpContext};
 pub use suite::SrtpProfile;
 
