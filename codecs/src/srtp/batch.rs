@@ -24,17 +24,24 @@ use super::SrtpError;
 /// already in it.
 pub const SRTP_BATCH: usize = 16;
 
-/// A packet waiting for its tag (and, on AES-NI, for its encryption).
+/// A packet waiting for its tag.
 struct Untagged<'a> {
     buf: &'a mut [u8],
-    /// Encryption still to do: the key, the counter block and where the payload starts.
-    #[cfg(target_arch = "x86_64")]
-    ctr: Option<(AesNi, [u8; 16], usize)>,
     mac: HmacSha1,
     /// Bytes the tag covers (before the ROC).
     auth_len: usize,
     roc: [u8; 4],
     tag_len: usize,
+}
+
+/// A packet whose AES-NI encryption waits for the next one, so both key streams are
+/// computed together: its key, counter block, payload range and batch slot.
+#[cfg(target_arch = "x86_64")]
+struct Unencrypted {
+    key: AesNi,
+    iv: [u8; 16],
+    payload: core::ops::Range<usize>,
+    slot: usize,
 }
 
 /// Protects SRTP packets of any number of contexts, computing their tags together.
@@ -64,6 +71,8 @@ struct Untagged<'a> {
 pub struct RtpProtectBatch<'a> {
     slots: [Option<Untagged<'a>>; SRTP_BATCH],
     used: usize,
+    #[cfg(target_arch = "x86_64")]
+    unencrypted: Option<Unencrypted>,
 }
 
 impl Default for RtpProtectBatch<'_> {
@@ -86,6 +95,8 @@ impl<'a> RtpProtectBatch<'a> {
         RtpProtectBatch {
             slots: [const { None }; SRTP_BATCH],
             used: 0,
+            #[cfg(target_arch = "x86_64")]
+            unencrypted: None,
         }
     }
 
@@ -98,51 +109,67 @@ impl<'a> RtpProtectBatch<'a> {
         buf: &'a mut [u8],
         len: usize,
     ) -> Result<usize, SrtpError> {
-        let Transform::Cm(cm) = ctx.transform() else {
+        if !matches!(ctx.transform(), Transform::Cm(_)) {
             return ctx.protect_rtp(buf, len);
-        };
-        let tag_len = cm.rtp_tag_len();
-        let mac = *cm.rtp_mac();
+        }
         let send = ctx.send_index(buf, len)?;
         let pkt = buf.get_mut(..send.total).ok_or(SrtpError::BufferTooSmall)?;
         let f = send.fields;
-        // With AES-NI the encryption waits for the flush too, where two packets' key
-        // streams are computed together; `send_index` checked every length it needs.
-        #[cfg(target_arch = "x86_64")]
-        let mut ctr = None;
-        if let Transform::Cm(cm) = ctx.transform() {
-            let (key, iv) = cm.rtp_counter(f.ssrc, send.index);
-            #[cfg(target_arch = "x86_64")]
-            if let Some(ni) = key.ni().filter(|_| f.header_len <= len) {
-                ctr = Some((*ni, iv, f.header_len));
-            }
-            #[cfg(target_arch = "x86_64")]
-            let deferred = ctr.is_some();
-            #[cfg(not(target_arch = "x86_64"))]
-            let deferred = false;
-            let _ = (key, iv);
-            if !deferred {
-                cm.encrypt_rtp(pkt, f.header_len, len, f.ssrc, send.index)?;
-            }
-        }
-        ctx.accept_sent(send);
-        let (index, total) = (send.index, send.total);
         if self.used == SRTP_BATCH {
             self.flush();
         }
-        if let Some(s) = self.slots.get_mut(self.used) {
+        let Transform::Cm(cm) = ctx.transform() else {
+            return ctx.protect_rtp(pkt, len);
+        };
+        let (key, iv) = cm.rtp_counter(f.ssrc, send.index);
+        let slot = self.used;
+        #[cfg(target_arch = "x86_64")]
+        let encrypted = match (key.ni(), pkt.get_mut(f.header_len..len)) {
+            (Some(ni), Some(payload)) => {
+                match self.unencrypted.take() {
+                    // Pair with the packet waiting for its encryption.
+                    Some(w) => match self
+                        .slots
+                        .get_mut(w.slot)
+                        .and_then(Option::as_mut)
+                        .and_then(|u| u.buf.get_mut(w.payload))
+                    {
+                        Some(other) => {
+                            AesNi::apply_keystream_pair(&w.key, w.iv, other, ni, iv, payload)
+                        }
+                        None => ni.apply_keystream(iv, payload),
+                    },
+                    None => {
+                        self.unencrypted = Some(Unencrypted {
+                            key: *ni,
+                            iv,
+                            payload: f.header_len..len,
+                            slot,
+                        })
+                    }
+                }
+                true
+            }
+            _ => false,
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let encrypted = false;
+        if !encrypted {
+            let _ = (key, iv);
+            cm.encrypt_rtp(pkt, f.header_len, len, f.ssrc, send.index)?;
+        }
+        if let Some(s) = self.slots.get_mut(slot) {
             *s = Some(Untagged {
                 buf: pkt,
-                #[cfg(target_arch = "x86_64")]
-                ctr,
-                mac,
+                mac: *cm.rtp_mac(),
                 auth_len: len,
-                roc: roc_bytes(index),
-                tag_len,
+                roc: roc_bytes(send.index),
+                tag_len: cm.rtp_tag_len(),
             });
-            self.used += 1;
         }
-        Ok(total)
+        ctx.accept_sent(send);
+        self.used += 1;
+        Ok(send.total)
     }
 
     /// Writes every pending tag and releases the buffers.
@@ -152,21 +179,32 @@ impl<'a> RtpProtectBatch<'a> {
 
     fn flush(&mut self) {
         #[cfg(target_arch = "x86_64")]
-        self.encrypt_pending();
+        if let Some(w) = self.unencrypted.take() {
+            if let Some(payload) = self
+                .slots
+                .get_mut(w.slot)
+                .and_then(Option::as_mut)
+                .and_then(|u| u.buf.get_mut(w.payload))
+            {
+                w.key.apply_keystream(w.iv, payload);
+            }
+        }
+        let used = self.used.min(SRTP_BATCH);
+        self.used = 0;
         let mut tags = [[0u8; DIGEST_LEN]; SRTP_BATCH];
         {
-            let mut jobs: [Option<TagJob<'_>>; SRTP_BATCH] = [None; SRTP_BATCH];
-            for (job, slot) in jobs.iter_mut().zip(self.slots.iter()) {
-                *job = slot.as_ref().map(|u| TagJob {
-                    mac: &u.mac,
-                    data: u.buf.get(..u.auth_len).unwrap_or(&[]),
-                    suffix: &u.roc,
+            let jobs: [TagJob<'_>; SRTP_BATCH] =
+                core::array::from_fn(|i| match self.slots.get(i).and_then(Option::as_ref) {
+                    Some(u) => TagJob {
+                        mac: &u.mac,
+                        data: u.buf.get(..u.auth_len).unwrap_or(&[]),
+                        suffix: &u.roc,
+                    },
+                    None => TagJob::EMPTY,
                 });
-            }
-            let jobs: [TagJob<'_>; SRTP_BATCH] = jobs.map(|j| j.unwrap_or(TagJob::EMPTY));
-            hmac_sha1::tags(jobs.get(..self.used).unwrap_or(&[]), &mut tags);
+            hmac_sha1::tags(jobs.get(..used).unwrap_or(&[]), &mut tags);
         }
-        for (slot, tag) in self.slots.iter_mut().zip(tags.iter()) {
+        for (slot, tag) in self.slots.iter_mut().take(used).zip(tags.iter()) {
             if let Some(u) = slot.take() {
                 if let (Some(out), Some(t)) = (
                     u.buf.get_mut(u.auth_len..u.auth_len + u.tag_len),
@@ -174,28 +212,6 @@ impl<'a> RtpProtectBatch<'a> {
                 ) {
                     out.copy_from_slice(t);
                 }
-            }
-        }
-        self.used = 0;
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-impl RtpProtectBatch<'_> {
-    /// Runs the deferred encryptions, two packets at a time.
-    fn encrypt_pending(&mut self) {
-        fn payload<'s>(u: &'s mut Untagged<'_>) -> Option<(AesNi, [u8; 16], &'s mut [u8])> {
-            let (key, iv, hdr) = u.ctr.take()?;
-            Some((key, iv, u.buf.get_mut(hdr..u.auth_len)?))
-        }
-        let mut slots = self.slots.iter_mut().flatten();
-        while let Some(a) = slots.next() {
-            let Some((ka, iva, da)) = payload(a) else {
-                continue;
-            };
-            match slots.next().and_then(payload) {
-                Some((kb, ivb, db)) => AesNi::apply_keystream_pair(&ka, iva, da, &kb, ivb, db),
-                None => ka.apply_keystream(iva, da),
             }
         }
     }
