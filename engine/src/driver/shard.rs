@@ -18,7 +18,7 @@ use mio::{Events, Poll, Token};
 
 use super::stats::{ShardCounters, SharedStats};
 use super::ShardEvent;
-use crate::{Command, Engine};
+use crate::{Command, Engine, Transmit};
 
 pub(crate) const SOCKET: Token = Token(0);
 pub(crate) const WAKER: Token = Token(1);
@@ -32,6 +32,8 @@ const MAX_RECV_ERRORS: usize = 64;
 /// Receive buffer: larger than any datagram the engine accepts, so oversized input is
 /// seen (and dropped by the engine) rather than silently truncated to a valid size.
 const RECV_BUF: usize = 2048;
+/// Datagrams built (and SRTP-protected) per [`Engine::poll_transmit_batch`].
+const SEND_BATCH: usize = talko_codecs::srtp::SRTP_BATCH;
 /// Ticks a late shard runs one by one before it lets the engine skip ahead.
 const MAX_CATCH_UP: u32 = 3;
 /// How often the counters are copied to the shared snapshot while the shard is busy.
@@ -67,7 +69,10 @@ struct Io<'a> {
     socket: &'a UdpSocket,
     events: &'a SyncSender<ShardEvent>,
     shard: usize,
+    /// [`SEND_BATCH`] datagram buffers of `send_stride` bytes each.
     send_buf: &'a mut [u8],
+    send_stride: usize,
+    sends: &'a mut [Transmit],
     counters: &'a mut ShardCounters,
     period: PeriodTimer,
 }
@@ -97,23 +102,34 @@ impl PeriodTimer {
 }
 
 impl Io<'_> {
-    /// Sends everything the engine has queued, then forwards its events.
+    /// Sends everything the engine has queued, then forwards its events. Datagrams are
+    /// built [`SEND_BATCH`] at a time so the engine protects a call's fan-out together.
     fn flush(&mut self, engine: &mut Engine) {
-        while let Some(t) = engine.poll_transmit(self.send_buf) {
-            let Some(data) = self.send_buf.get(..t.len) else {
-                self.counters.send_errors += 1;
-                continue;
-            };
-            match self.socket.send_to(data, t.to) {
-                Ok(n) => {
-                    self.counters.datagrams_out += 1;
-                    self.counters.bytes_out += n as u64;
+        let stride = self.send_stride;
+        loop {
+            let filled = engine.poll_transmit_batch(self.send_buf, stride, self.sends);
+            if filled == 0 {
+                break;
+            }
+            for (i, t) in self.sends.iter().take(filled).enumerate() {
+                if t.len == 0 {
+                    continue;
                 }
-                // UDP: a full send buffer is a dropped datagram, never a stall.
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.counters.send_would_block += 1
+                let Some(data) = self.send_buf.get(i * stride..i * stride + t.len) else {
+                    self.counters.send_errors += 1;
+                    continue;
+                };
+                match self.socket.send_to(data, t.to) {
+                    Ok(n) => {
+                        self.counters.datagrams_out += 1;
+                        self.counters.bytes_out += n as u64;
+                    }
+                    // UDP: a full send buffer is a dropped datagram, never a stall.
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        self.counters.send_would_block += 1
+                    }
+                    Err(_) => self.counters.send_errors += 1,
                 }
-                Err(_) => self.counters.send_errors += 1,
             }
         }
         while let Some(event) = engine.poll_event() {
@@ -143,7 +159,13 @@ impl Shard {
             send_buf_len,
         } = self;
         let mut recv_buf = vec![0u8; RECV_BUF].into_boxed_slice();
-        let mut send_buf = vec![0u8; send_buf_len.max(RECV_BUF)].into_boxed_slice();
+        let send_stride = send_buf_len.max(RECV_BUF);
+        let mut send_buf = vec![0u8; SEND_BATCH * send_stride].into_boxed_slice();
+        let unset = Transmit {
+            to: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
+            len: 0,
+        };
+        let mut sends = vec![unset; SEND_BATCH].into_boxed_slice();
         let mut counters = ShardCounters::default();
         let mut poll_events = Events::with_capacity(64);
         let mut io = Io {
@@ -151,6 +173,8 @@ impl Shard {
             events: &event_tx,
             shard: index,
             send_buf: &mut send_buf,
+            send_stride,
+            sends: &mut sends,
             counters: &mut counters,
             period: PeriodTimer::default(),
         };

@@ -6,6 +6,7 @@
 //! answers are copied. Must never allocate or encode.
 
 use talko_codecs::rtp::rewrite_header;
+use talko_codecs::srtp::RtpProtectBatch;
 
 use super::{Engine, Transmit};
 use crate::rtcp_stats::{self, ReportInput};
@@ -16,14 +17,53 @@ impl Engine {
     /// where to send it; `None` when nothing is queued. Drain after every `handle_*`.
     pub fn poll_transmit(&mut self, out: &mut [u8]) -> Option<Transmit> {
         while let Some(p) = self.tx.pop() {
-            if let Some(t) = self.build(p, out) {
+            if let Some(t) = self.build(p, out, None) {
                 return Some(t);
             }
         }
         None
     }
 
-    pub(super) fn build(&mut self, p: Pending, out: &mut [u8]) -> Option<Transmit> {
+    /// [`Engine::poll_transmit`] for up to `sends.len()` datagrams at once: datagram `i`
+    /// is written at `space[i * stride..]` (`stride` at least `max_datagram`) and
+    /// described by `sends[i]`; returns how many entries were filled. An entry with
+    /// `len == 0` is a queued send that could no longer be built (its participant left):
+    /// nothing to send. The media packets of the batch — the shared mix re-headed for
+    /// each listener — are SRTP-protected together ([`RtpProtectBatch`]: their AES-CM
+    /// tags computed side by side), which is where a large call spends most of its
+    /// send time.
+    pub fn poll_transmit_batch(
+        &mut self,
+        space: &mut [u8],
+        stride: usize,
+        sends: &mut [Transmit],
+    ) -> usize {
+        let nothing = Transmit {
+            to: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
+            len: 0,
+        };
+        let mut batch = RtpProtectBatch::new();
+        let mut filled = 0;
+        for (buf, send) in space.chunks_exact_mut(stride.max(1)).zip(sends.iter_mut()) {
+            let Some(p) = self.tx.pop() else {
+                break;
+            };
+            *send = self.build(p, buf, Some(&mut batch)).unwrap_or(nothing);
+            filled += 1;
+        }
+        // Finishing the batch writes the pending tags before `space` is released.
+        batch.finish();
+        filled
+    }
+
+    /// Writes one queued send into `out`. With `batch`, a media packet's SRTP tag is
+    /// left to the batch (written when it finishes).
+    pub(super) fn build<'b>(
+        &mut self,
+        p: Pending,
+        out: &'b mut [u8],
+        batch: Option<&mut RtpProtectBatch<'b>>,
+    ) -> Option<Transmit> {
         match p {
             Pending::Media {
                 part,
@@ -46,7 +86,11 @@ impl Engine {
                 if let Some(b) = dst.get_mut(1) {
                     *b = (*b & 0x80) | p.payload_type;
                 }
-                let n = p.srtp_out.protect_rtp(out, pkt.len()).ok()?;
+                let len = pkt.len();
+                let n = match batch {
+                    Some(batch) => batch.push(&mut p.srtp_out, out, len).ok()?,
+                    None => p.srtp_out.protect_rtp(out, len).ok()?,
+                };
                 p.stats.packets_out += 1;
                 p.stats.bytes_out += n as u64;
                 Some(Transmit { to, len: n })

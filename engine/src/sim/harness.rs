@@ -10,6 +10,9 @@ use crate::config::ParticipantSpec;
 use crate::events::Event;
 use crate::{CallId, Command, Engine, EngineConfig, EngineError, ParticipantId};
 
+/// Datagrams drained per [`Engine::poll_transmit_batch`] call.
+const OUTPUT_BATCH: usize = talko_codecs::srtp::SRTP_BATCH;
+
 /// An engine, a network and clients in one virtual-time loop.
 pub struct Harness {
     /// The engine under test.
@@ -38,6 +41,15 @@ pub struct Harness {
     next_play: Vec<Instant>,
     next_report: Vec<Instant>,
     buf: Box<[u8; NET_BUF]>,
+    /// When set (the default), the engine's output is drained with
+    /// [`Engine::poll_transmit_batch`] (as the driver does), else one datagram at a
+    /// time with [`Engine::poll_transmit`].
+    pub batch_output: bool,
+    batch_buf: Box<[u8]>,
+    batch_sends: Box<[crate::Transmit]>,
+    /// When set, the bytes of every datagram the engine sends, in order (for
+    /// comparing output paths; off by default).
+    pub sent_bytes: Option<Vec<Vec<u8>>>,
     /// Called with (client index, frame) for every frame a client plays.
     frames: u64,
 }
@@ -101,6 +113,17 @@ impl Harness {
             next_play,
             next_report,
             buf: Box::new([0; NET_BUF]),
+            batch_output: true,
+            batch_buf: vec![0; OUTPUT_BATCH * NET_BUF].into_boxed_slice(),
+            batch_sends: vec![
+                crate::Transmit {
+                    to: SocketAddr::from(([0, 0, 0, 0], 0)),
+                    len: 0,
+                };
+                OUTPUT_BATCH
+            ]
+            .into_boxed_slice(),
+            sent_bytes: None,
             frames: 0,
         })
     }
@@ -182,20 +205,53 @@ impl Harness {
     }
 
     fn drain_engine(&mut self) {
-        while let Some(t) = self.engine.poll_transmit(&mut self.buf[..]) {
-            if let Some(b) = self.buf.get(..t.len) {
-                self.net.send(self.now, self.server, t.to, b);
+        if self.batch_output {
+            loop {
+                let filled = self.engine.poll_transmit_batch(
+                    &mut self.batch_buf,
+                    NET_BUF,
+                    &mut self.batch_sends,
+                );
+                if filled == 0 {
+                    break;
+                }
+                for i in 0..filled {
+                    let Some(t) = self.batch_sends.get(i).copied().filter(|t| t.len > 0) else {
+                        continue;
+                    };
+                    let at = i * NET_BUF;
+                    if let Some(b) = self.batch_buf.get(at..at + t.len) {
+                        self.net.send(self.now, self.server, t.to, b);
+                        if let Some(log) = self.sent_bytes.as_mut() {
+                            log.push(b.to_vec());
+                        }
+                    }
+                    self.log_send(t.to);
+                }
             }
-            if let Some(log) = self.sends.as_mut().filter(|l| l.len() < l.capacity()) {
-                let at = i64::try_from(self.now.saturating_duration_since(self.start).as_micros())
-                    .unwrap_or(0);
-                log.push((at, t.to));
+        } else {
+            while let Some(t) = self.engine.poll_transmit(&mut self.buf[..]) {
+                if let Some(b) = self.buf.get(..t.len) {
+                    self.net.send(self.now, self.server, t.to, b);
+                    if let Some(log) = self.sent_bytes.as_mut() {
+                        log.push(b.to_vec());
+                    }
+                }
+                self.log_send(t.to);
             }
         }
         while let Some(e) = self.engine.poll_event() {
             if self.events.len() < self.events.capacity() {
                 self.events.push(e);
             }
+        }
+    }
+
+    fn log_send(&mut self, to: SocketAddr) {
+        if let Some(log) = self.sends.as_mut().filter(|l| l.len() < l.capacity()) {
+            let at = i64::try_from(self.now.saturating_duration_since(self.start).as_micros())
+                .unwrap_or(0);
+            log.push((at, to));
         }
     }
 
