@@ -206,7 +206,11 @@ impl SimClient {
         self.sample += FRAME_SAMPLES as u64;
         let ts = self.ts;
         self.ts = self.ts.wrapping_add(FRAME_SAMPLES as u32);
-        if self.cfg.dtx && !self.talking && self.stats.sent >= 5 && !self.sample.is_multiple_of(20 * 960) {
+        if self.cfg.dtx
+            && !self.talking
+            && self.stats.sent >= 5
+            && !self.sample.is_multiple_of(20 * 960)
+        {
             // A gap in timestamps with contiguous sequence numbers: DTX on the wire,
             // with one comfort frame every 400 ms as Opus sends.
             return None;
