@@ -26,6 +26,10 @@ pub(crate) const WAKER: Token = Token(1);
 /// Datagrams read in one batch before the shard checks whether a tick is due, so a
 /// flood of input cannot starve the mixer.
 const RECV_BATCH: usize = 64;
+/// Batches read before the shard goes back to its loop (commands, statistics) with
+/// datagrams possibly still waiting: with a phase due every few milliseconds, a
+/// loaded socket may never report "would block".
+const RECV_BATCHES_PER_TURN: usize = 16;
 /// Consecutive non-"would block" receive errors after which the shard stops reading
 /// until the next readiness event.
 const MAX_RECV_ERRORS: usize = 64;
@@ -180,12 +184,19 @@ impl Shard {
         };
         let mut last_publish = now();
         let mut shutdown = false;
+        // The socket was not read to "would block" (mio readiness is edge-triggered:
+        // no new event comes for what is already waiting).
+        let mut rx_pending = false;
 
         while !shutdown {
             let before = now();
             let deadline = engine.poll_timeout();
-            let timeout = deadline.map(|d| d.saturating_duration_since(before));
-            if deadline.is_none() {
+            let timeout = if rx_pending {
+                Some(Duration::ZERO)
+            } else {
+                deadline.map(|d| d.saturating_duration_since(before))
+            };
+            if deadline.is_none() && !rx_pending {
                 // About to block until I/O or a command: make the snapshot current.
                 publish(&engine, io.counters, &stats);
                 last_publish = before;
@@ -206,8 +217,8 @@ impl Shard {
             }
             // Commands are cheap to check; the waker only makes sure we wake up for them.
             shutdown = drain_commands(&commands, &mut engine, &mut io);
-            if readable {
-                receive_all(&mut recv_buf, &mut engine, &mut io, tick);
+            if readable || rx_pending {
+                rx_pending = receive_all(&mut recv_buf, &mut engine, &mut io, tick);
             }
             run_due_tick(&mut engine, &mut io, tick);
 
@@ -256,10 +267,11 @@ fn drain_commands(commands: &Receiver<ShardMsg>, engine: &mut Engine, io: &mut I
 }
 
 /// Reads datagrams until the socket reports "would block", running a due tick between
-/// batches.
-fn receive_all(recv_buf: &mut [u8], engine: &mut Engine, io: &mut Io<'_>, tick: Duration) {
+/// batches, for at most [`RECV_BATCHES_PER_TURN`] batches. Returns true when it stopped
+/// with datagrams possibly still waiting.
+fn receive_all(recv_buf: &mut [u8], engine: &mut Engine, io: &mut Io<'_>, tick: Duration) -> bool {
     let mut errors = 0usize;
-    loop {
+    for _ in 0..RECV_BATCHES_PER_TURN {
         let mut batch = 0usize;
         while batch < RECV_BATCH {
             match io.socket.recv_from(recv_buf) {
@@ -273,19 +285,20 @@ fn receive_all(recv_buf: &mut [u8], engine: &mut Engine, io: &mut Io<'_>, tick: 
                         io.flush(engine);
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => {
                     io.counters.recv_errors += 1;
                     errors += 1;
                     if errors >= MAX_RECV_ERRORS {
-                        return;
+                        return false;
                     }
                 }
             }
         }
         run_due_tick(engine, io, tick);
     }
+    true
 }
 
 /// Runs every due phase, one at a time, sending each call's output as soon as it has
