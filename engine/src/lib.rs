@@ -47,7 +47,7 @@ pub use config::{
     EngineConfig, IceCredentials, JitterConfig, OpusSettings, ParticipantSpec, SrtpKeys,
     SrtpProfile,
 };
-pub use engine::{Command, Engine, Transmit};
+pub use engine::{Command, Datagram, Engine, Transmit};
 pub use events::{
     DropCounters, DropReason, EndReason, EngineError, Event, ParticipantStats, WorkCounters,
 };

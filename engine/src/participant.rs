@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 
 use talko_codecs::opus::codec::{Decoder, FRAME_SAMPLES};
 use talko_codecs::rtp::{audio_level, RtpPacket};
-use talko_codecs::srtp::{SrtpConfig, SrtpContext, SrtpError};
+use talko_codecs::srtp::{AuthTicket, RtpAuthTags, SrtpConfig, SrtpContext, SrtpError};
 
 use crate::config::{EngineConfig, IceCredentials, ParticipantSpec};
 use crate::events::{DropReason, EngineError, ParticipantStats};
@@ -161,6 +161,7 @@ impl Participant {
 
     /// Receives one SRTP datagram that carries this participant's SSRC; `playable_us` is
     /// the arrival time the jitter buffer counts (the overdue tick's time, if one is).
+    /// With `auth`, its tag was computed in a batch (`Engine::handle_datagrams`).
     pub(crate) fn receive_rtp(
         &mut self,
         now_us: i64,
@@ -168,12 +169,19 @@ impl Participant {
         from: SocketAddr,
         datagram: &mut [u8],
         max_datagram: usize,
+        auth: Option<(&RtpAuthTags, AuthTicket)>,
     ) -> Received {
         if !self.source_allowed(from) {
             return Received::Dropped(DropReason::WrongSource);
         }
         let wire_len = datagram.len();
-        let len = match self.srtp_in.unprotect_rtp(datagram) {
+        let unprotected = match auth {
+            Some((tags, ticket)) => self
+                .srtp_in
+                .unprotect_rtp_authenticated(datagram, tags, ticket),
+            None => self.srtp_in.unprotect_rtp(datagram),
+        };
+        let len = match unprotected {
             Ok(n) => n,
             Err(e) => return Received::Dropped(srtp_drop(e)),
         };

@@ -254,27 +254,34 @@ fn talkers_rotating_through_the_speaker_slots_never_hear_themselves() {
     );
 }
 
-/// The driver drains the engine with `poll_transmit_batch` (a call's fan-out protected
-/// together); one datagram at a time with `poll_transmit` must give the very same
-/// datagrams, byte for byte, in the same order: 12 participants all sending tones (the
-/// loudest three mixed), AES-CM.
+/// The driver hands received datagrams to the engine in groups (`handle_datagrams`:
+/// their SRTP tags computed together) and drains it with `poll_transmit_batch` (a
+/// call's fan-out protected together); one datagram at a time (`handle_datagram`,
+/// `poll_transmit`) must give the very same datagrams, byte for byte, in the same
+/// order, and the same statistics: 12 participants all sending tones (the loudest three
+/// mixed), AES-CM, with 2 % loss, 2 % duplicates and 30 ms of jitter (reordering) on the
+/// way in.
 #[test]
-fn batched_and_single_output_send_identical_datagrams() {
+fn batched_and_single_io_send_identical_datagrams() {
     let run = |batched: bool| {
         let mut h = Harness::new(EngineConfig::default(), 12, 5).unwrap();
-        h.batch_output = batched;
+        h.batched = batched;
+        h.net.up.loss = 0.02;
+        h.net.up.jitter = Duration::from_millis(30);
+        h.net.up.duplicate = 0.02;
         h.sent_bytes = Some(Vec::with_capacity(20_000));
         for i in 0..12 {
             h.join(i).unwrap();
         }
-        h.run(Duration::from_secs(1), |_, _| {});
-        h.sent_bytes.take().unwrap()
+        h.run(Duration::from_secs(2), |_, _| {});
+        (h.sent_bytes.take().unwrap(), h.engine.drop_counters())
     };
-    let batched = run(true);
-    let single = run(false);
-    assert!(batched.len() > 12 * 40, "{} datagrams", batched.len());
+    let (batched, batched_drops) = run(true);
+    let (single, single_drops) = run(false);
+    assert!(batched.len() > 12 * 80, "{} datagrams", batched.len());
     assert_eq!(batched.len(), single.len());
     for (i, (a, b)) in batched.iter().zip(single.iter()).enumerate() {
         assert_eq!(a, b, "datagram {i}");
     }
+    assert_eq!(batched_drops, single_drops);
 }

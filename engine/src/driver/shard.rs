@@ -18,7 +18,7 @@ use mio::{Events, Poll, Token};
 
 use super::stats::{ShardCounters, SharedStats};
 use super::ShardEvent;
-use crate::{Command, Engine, Transmit};
+use crate::{Command, Datagram, Engine, Transmit};
 
 pub(crate) const SOCKET: Token = Token(0);
 pub(crate) const WAKER: Token = Token(1);
@@ -36,6 +36,8 @@ const MAX_RECV_ERRORS: usize = 64;
 /// Receive buffer: larger than any datagram the engine accepts, so oversized input is
 /// seen (and dropped by the engine) rather than silently truncated to a valid size.
 const RECV_BUF: usize = 2048;
+/// Datagrams read before the engine handles them together ([`Engine::handle_datagrams`]).
+const RECV_GROUP: usize = talko_codecs::srtp::SRTP_BATCH;
 /// Datagrams built (and SRTP-protected) per [`Engine::poll_transmit_batch`].
 const SEND_BATCH: usize = talko_codecs::srtp::SRTP_BATCH;
 /// Ticks a late shard runs one by one before it lets the engine skip ahead.
@@ -162,7 +164,7 @@ impl Shard {
             tick,
             send_buf_len,
         } = self;
-        let mut recv_buf = vec![0u8; RECV_BUF].into_boxed_slice();
+        let mut recv_buf = vec![0u8; RECV_GROUP * RECV_BUF].into_boxed_slice();
         let send_stride = send_buf_len.max(RECV_BUF);
         let mut send_buf = vec![0u8; SEND_BATCH * send_stride].into_boxed_slice();
         let unset = Transmit {
@@ -271,29 +273,54 @@ fn drain_commands(commands: &Receiver<ShardMsg>, engine: &mut Engine, io: &mut I
 /// with datagrams possibly still waiting.
 fn receive_all(recv_buf: &mut [u8], engine: &mut Engine, io: &mut Io<'_>, tick: Duration) -> bool {
     let mut errors = 0usize;
+    let unset = Datagram {
+        from: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
+        len: 0,
+    };
+    let mut got = [unset; RECV_GROUP];
     for _ in 0..RECV_BATCHES_PER_TURN {
         let mut batch = 0usize;
         while batch < RECV_BATCH {
-            match io.socket.recv_from(recv_buf) {
-                Ok((n, from)) => {
-                    batch += 1;
-                    errors = 0;
-                    io.counters.datagrams_in += 1;
-                    io.counters.bytes_in += n as u64;
-                    if let Some(datagram) = recv_buf.get_mut(..n) {
-                        engine.handle_datagram(now(), from, datagram);
-                        io.flush(engine);
+            // Read up to RECV_GROUP datagrams, then hand them over together (their SRTP
+            // tags are computed side by side).
+            let mut n = 0;
+            let mut drained = false;
+            while n < RECV_GROUP {
+                let Some(slot) = recv_buf.get_mut(n * RECV_BUF..(n + 1) * RECV_BUF) else {
+                    break;
+                };
+                match io.socket.recv_from(slot) {
+                    Ok((len, from)) => {
+                        errors = 0;
+                        io.counters.datagrams_in += 1;
+                        io.counters.bytes_in += len as u64;
+                        if let Some(d) = got.get_mut(n) {
+                            *d = Datagram { from, len };
+                        }
+                        n += 1;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        drained = true;
+                        break;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => {
+                        io.counters.recv_errors += 1;
+                        errors += 1;
+                        if errors >= MAX_RECV_ERRORS {
+                            drained = true;
+                            break;
+                        }
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => {
-                    io.counters.recv_errors += 1;
-                    errors += 1;
-                    if errors >= MAX_RECV_ERRORS {
-                        return false;
-                    }
-                }
+            }
+            if let Some(datagrams) = got.get(..n).filter(|d| !d.is_empty()) {
+                engine.handle_datagrams(now(), recv_buf, RECV_BUF, datagrams);
+                io.flush(engine);
+            }
+            batch += n;
+            if drained {
+                return false;
             }
         }
         run_due_tick(engine, io, tick);

@@ -106,6 +106,15 @@ pub enum Command {
     },
 }
 
+/// One received datagram in [`Engine::handle_datagrams`]: its sender and length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Datagram {
+    /// Where it came from.
+    pub from: SocketAddr,
+    /// Its length at the start of its slot.
+    pub len: usize,
+}
+
 /// A datagram [`Engine::poll_transmit`] wrote into the caller's buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Transmit {
@@ -475,7 +484,7 @@ impl Engine {
             return;
         }
         match classify(datagram) {
-            Kind::Rtp => self.handle_rtp(now_us, from, datagram),
+            Kind::Rtp => self.handle_rtp(now_us, from, datagram, None),
             Kind::Rtcp => self.handle_rtcp(now_us, from, datagram),
             Kind::Stun => self.handle_stun(from, datagram),
             Kind::Dtls => self.count_drop(None, DropReason::Unsupported),

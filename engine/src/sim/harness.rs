@@ -10,7 +10,8 @@ use crate::config::ParticipantSpec;
 use crate::events::Event;
 use crate::{CallId, Command, Engine, EngineConfig, EngineError, ParticipantId};
 
-/// Datagrams drained per [`Engine::poll_transmit_batch`] call.
+/// Datagrams handed over per [`Engine::handle_datagrams`] and drained per
+/// [`Engine::poll_transmit_batch`] call.
 const OUTPUT_BATCH: usize = talko_codecs::srtp::SRTP_BATCH;
 
 /// An engine, a network and clients in one virtual-time loop.
@@ -41,10 +42,13 @@ pub struct Harness {
     next_play: Vec<Instant>,
     next_report: Vec<Instant>,
     buf: Box<[u8; NET_BUF]>,
-    /// When set (the default), the engine's output is drained with
-    /// [`Engine::poll_transmit_batch`] (as the driver does), else one datagram at a
-    /// time with [`Engine::poll_transmit`].
-    pub batch_output: bool,
+    /// When set (the default), datagrams reach the engine through
+    /// [`Engine::handle_datagrams`] and its output is drained with
+    /// [`Engine::poll_transmit_batch`] (as the driver does), else one datagram at a time
+    /// ([`Engine::handle_datagram`], [`Engine::poll_transmit`]).
+    pub batched: bool,
+    in_buf: Box<[u8]>,
+    in_meta: Box<[crate::Datagram]>,
     batch_buf: Box<[u8]>,
     batch_sends: Box<[crate::Transmit]>,
     /// When set, the bytes of every datagram the engine sends, in order (for
@@ -113,7 +117,16 @@ impl Harness {
             next_play,
             next_report,
             buf: Box::new([0; NET_BUF]),
-            batch_output: true,
+            batched: true,
+            in_buf: vec![0; OUTPUT_BATCH * NET_BUF].into_boxed_slice(),
+            in_meta: vec![
+                crate::Datagram {
+                    from: SocketAddr::from(([0, 0, 0, 0], 0)),
+                    len: 0,
+                };
+                OUTPUT_BATCH
+            ]
+            .into_boxed_slice(),
             batch_buf: vec![0; OUTPUT_BATCH * NET_BUF].into_boxed_slice(),
             batch_sends: vec![
                 crate::Transmit {
@@ -205,7 +218,7 @@ impl Harness {
     }
 
     fn drain_engine(&mut self) {
-        if self.batch_output {
+        if self.batched {
             loop {
                 let filled = self.engine.poll_transmit_batch(
                     &mut self.batch_buf,
@@ -245,6 +258,15 @@ impl Harness {
                 self.events.push(e);
             }
         }
+    }
+
+    /// Hands the first `n` collected datagrams to the engine in one call.
+    fn deliver_batch(&mut self, n: usize) {
+        if let Some(meta) = self.in_meta.get(..n) {
+            self.engine
+                .handle_datagrams(self.now, &mut self.in_buf, NET_BUF, meta);
+        }
+        self.drain_engine();
     }
 
     fn log_send(&mut self, to: SocketAddr) {
@@ -299,8 +321,25 @@ impl Harness {
                 }
             }
             // The network delivers.
+            let mut queued = 0;
             while let Some((from, to, len)) = self.net.recv(now, &mut self.buf[..]) {
-                if to == self.server {
+                if to == self.server && self.batched {
+                    // Collected and handed over together, as the driver does.
+                    let at = queued * NET_BUF;
+                    if let (Some(dst), Some(src), Some(d)) = (
+                        self.in_buf.get_mut(at..at + len),
+                        self.buf.get(..len),
+                        self.in_meta.get_mut(queued),
+                    ) {
+                        dst.copy_from_slice(src);
+                        *d = crate::Datagram { from, len };
+                        queued += 1;
+                    }
+                    if queued == OUTPUT_BATCH {
+                        self.deliver_batch(queued);
+                        queued = 0;
+                    }
+                } else if to == self.server {
                     if let Some(b) = self.buf.get_mut(..len) {
                         self.engine.handle_datagram(now, from, b);
                     }
@@ -310,6 +349,9 @@ impl Harness {
                         c.receive(now_us, b);
                     }
                 }
+            }
+            if queued > 0 {
+                self.deliver_batch(queued);
             }
             // The engine ticks.
             if self.engine.poll_timeout().is_some_and(|t| t <= now) {
