@@ -4,10 +4,14 @@
 //! as a 2-byte big-endian length and the bytes. With tag checks off (the fuzzing-only
 //! switch) the fuzzer reaches the ROC guess, replay window and decryption. Checks: no
 //! panic, a failed packet leaves the buffer unchanged, a success returns the packet
-//! minus the tag, and any packet talko protects unprotects back to itself.
+//! minus the tag, any packet talko protects unprotects back to itself, and the batch
+//! paths (`RtpAuthBatch`, `RtpProtectBatch`, in groups of up to 16) give exactly the
+//! results and bytes of the one-at-a-time paths.
 
 use libfuzzer_sys::fuzz_target;
-use talko_codecs::srtp::{SrtpConfig, SrtpContext, SrtpProfile, MAX_TAG_LEN};
+use talko_codecs::srtp::{
+    RtpAuthBatch, RtpProtectBatch, SrtpConfig, SrtpContext, SrtpProfile, MAX_TAG_LEN, SRTP_BATCH,
+};
 
 /// libsrtp's `srtp_validate` / `srtp_validate_gcm` master keys, so the committed seeds
 /// include packets that authenticate.
@@ -57,35 +61,95 @@ fuzz_target!(|data: &[u8]| {
     let mut tx = context(profile, strict);
     let mut tx_rx = context(profile, strict);
 
+    let mut packets: Vec<&[u8]> = Vec::new();
     while rest.len() >= 2 {
         let len = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
         let take = len.min(rest.len() - 2);
-        let packet = &rest[2..2 + take];
+        packets.push(&rest[2..2 + take]);
         rest = &rest[2 + take..];
+    }
 
+    let mut unprotected = Vec::new();
+    let mut protected = Vec::new();
+    for &packet in &packets {
         let mut buf = packet.to_vec();
-        match rx.unprotect_rtp(&mut buf) {
+        let r = rx.unprotect_rtp(&mut buf);
+        match r {
             Ok(n) => assert_eq!(n + profile.tag_len_rtp(), packet.len()),
             Err(_) => assert_eq!(buf, packet, "failed unprotect changed the buffer"),
         }
+        unprotected.push((r, buf));
 
         // The same bytes as plaintext: whatever talko protects must come back.
         let mut buf = packet.to_vec();
         buf.resize(packet.len() + MAX_TAG_LEN, 0);
-        match tx.protect_rtp(&mut buf, packet.len()) {
+        let r = tx.protect_rtp(&mut buf, packet.len());
+        match r {
             Ok(n) => {
                 assert_eq!(n, packet.len() + profile.tag_len_rtp());
                 buf.truncate(n);
+                let mut back = buf.clone();
                 let m = tx_rx
-                    .unprotect_rtp(&mut buf)
+                    .unprotect_rtp(&mut back)
                     .expect("own packet unprotects");
-                assert_eq!(&buf[..m], packet);
+                assert_eq!(&back[..m], packet);
             }
             Err(_) => assert_eq!(
                 &buf[..packet.len()],
                 packet,
                 "failed protect changed the buffer"
             ),
+        }
+        protected.push((r, buf));
+    }
+
+    // The batch paths, in groups, against the results above.
+    let mut rx_batch = context(profile, strict);
+    rx_batch.set_fuzzing_skip_auth(!check_tags);
+    let mut tx_batch = context(profile, strict);
+    for (group, (want_un, want_pro)) in packets.chunks(SRTP_BATCH).zip(
+        unprotected
+            .chunks(SRTP_BATCH)
+            .zip(protected.chunks(SRTP_BATCH)),
+    ) {
+        let mut bufs: Vec<Vec<u8>> = group.iter().map(|p| p.to_vec()).collect();
+        let mut auth = RtpAuthBatch::new();
+        let tickets: Vec<_> = bufs.iter().map(|b| auth.add(&rx_batch, b)).collect();
+        let tags = auth.compute();
+        for ((buf, ticket), (want_r, want_buf)) in bufs.iter_mut().zip(tickets).zip(want_un) {
+            let r = match ticket {
+                Some(t) => rx_batch.unprotect_rtp_authenticated(buf, &tags, t),
+                None => rx_batch.unprotect_rtp(buf),
+            };
+            assert_eq!(&r, want_r, "batch unprotect result");
+            assert_eq!(buf, want_buf, "batch unprotect bytes");
+        }
+
+        let mut bufs: Vec<Vec<u8>> = group
+            .iter()
+            .map(|p| {
+                let mut b = p.to_vec();
+                b.resize(p.len() + MAX_TAG_LEN, 0);
+                b
+            })
+            .collect();
+        let mut results = Vec::new();
+        {
+            let mut batch = RtpProtectBatch::new();
+            for (buf, p) in bufs.iter_mut().zip(group) {
+                results.push(batch.push(&mut tx_batch, buf, p.len()));
+            }
+        }
+        for ((r, buf), (want_r, want_buf)) in results.iter().zip(bufs.iter_mut()).zip(want_pro) {
+            assert_eq!(r, want_r, "batch protect result");
+            if let Ok(n) = r {
+                buf.truncate(*n);
+            }
+            assert_eq!(
+                &buf[..want_buf.len().min(buf.len())],
+                &want_buf[..want_buf.len().min(buf.len())],
+                "batch protect bytes"
+            );
         }
     }
 });
