@@ -35,13 +35,13 @@ struct Untagged<'a> {
 }
 
 /// A packet whose AES-NI encryption waits for the next one, so both key streams are
-/// computed together: its key, counter block, payload range and batch slot.
+/// computed together: its batch slot, counter block and payload range (its key waits in
+/// `RtpProtectBatch::waiting_key`, copied once).
 #[cfg(target_arch = "x86_64")]
 struct Unencrypted {
-    key: AesNi,
+    slot: usize,
     iv: [u8; 16],
     payload: core::ops::Range<usize>,
-    slot: usize,
 }
 
 /// Protects SRTP packets of any number of contexts, computing their tags together.
@@ -72,7 +72,9 @@ pub struct RtpProtectBatch<'a> {
     slots: [Option<Untagged<'a>>; SRTP_BATCH],
     used: usize,
     #[cfg(target_arch = "x86_64")]
-    unencrypted: Option<Unencrypted>,
+    waiting: Option<Unencrypted>,
+    #[cfg(target_arch = "x86_64")]
+    waiting_key: Option<AesNi>,
 }
 
 impl Default for RtpProtectBatch<'_> {
@@ -96,7 +98,9 @@ impl<'a> RtpProtectBatch<'a> {
             slots: [const { None }; SRTP_BATCH],
             used: 0,
             #[cfg(target_arch = "x86_64")]
-            unencrypted: None,
+            waiting: None,
+            #[cfg(target_arch = "x86_64")]
+            waiting_key: None,
         }
     }
 
@@ -126,26 +130,28 @@ impl<'a> RtpProtectBatch<'a> {
         #[cfg(target_arch = "x86_64")]
         let encrypted = match (key.ni(), pkt.get_mut(f.header_len..len)) {
             (Some(ni), Some(payload)) => {
-                match self.unencrypted.take() {
+                match self.waiting.take() {
                     // Pair with the packet waiting for its encryption.
-                    Some(w) => match self
-                        .slots
-                        .get_mut(w.slot)
-                        .and_then(Option::as_mut)
-                        .and_then(|u| u.buf.get_mut(w.payload))
-                    {
-                        Some(other) => {
-                            AesNi::apply_keystream_pair(&w.key, w.iv, other, ni, iv, payload)
+                    Some(w) => {
+                        let other = self
+                            .slots
+                            .get_mut(w.slot)
+                            .and_then(Option::as_mut)
+                            .and_then(|u| u.buf.get_mut(w.payload));
+                        match (other, self.waiting_key.as_ref()) {
+                            (Some(other), Some(wkey)) => {
+                                AesNi::apply_keystream_pair(wkey, w.iv, other, ni, iv, payload)
+                            }
+                            _ => ni.apply_keystream(iv, payload),
                         }
-                        None => ni.apply_keystream(iv, payload),
-                    },
+                    }
                     None => {
-                        self.unencrypted = Some(Unencrypted {
-                            key: *ni,
+                        self.waiting_key = Some(*ni);
+                        self.waiting = Some(Unencrypted {
+                            slot,
                             iv,
                             payload: f.header_len..len,
-                            slot,
-                        })
+                        });
                     }
                 }
                 true
@@ -179,14 +185,14 @@ impl<'a> RtpProtectBatch<'a> {
 
     fn flush(&mut self) {
         #[cfg(target_arch = "x86_64")]
-        if let Some(w) = self.unencrypted.take() {
-            if let Some(payload) = self
+        if let Some(w) = self.waiting.take() {
+            let payload = self
                 .slots
                 .get_mut(w.slot)
                 .and_then(Option::as_mut)
-                .and_then(|u| u.buf.get_mut(w.payload))
-            {
-                w.key.apply_keystream(w.iv, payload);
+                .and_then(|u| u.buf.get_mut(w.payload));
+            if let (Some(payload), Some(key)) = (payload, self.waiting_key.as_ref()) {
+                key.apply_keystream(w.iv, payload);
             }
         }
         let used = self.used.min(SRTP_BATCH);
