@@ -1,6 +1,7 @@
 //! Engine benchmarks (virtual clock, no sockets):
 //! - `tick/<participants>p_<talkers>t`: one 20 ms tick of one call — `handle_timeout`
-//!   plus draining `poll_transmit` (every mix encoded, re-headed and SRTP-protected).
+//!   plus draining `poll_transmit_batch` as the driver does (every mix encoded, re-headed
+//!   and SRTP-protected, a call's fan-out protected together).
 //!   Each iteration first feeds every participant's packet for that tick (not timed).
 //!   Stands for the per-shard cost of a call; the target is ≥ 500 participants per core
 //!   in 50-person rooms with ≤ 3 talkers, i.e. a `tick/50p_3t` well under 2 ms.
@@ -17,15 +18,19 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use talko_benches::feeder::Feeder;
-use talko_engine::{CallId, Command, Engine, EngineConfig};
+use talko_engine::{CallId, Command, Engine, EngineConfig, Transmit};
 
 const TICK: Duration = Duration::from_millis(20);
+/// Datagrams drained per `poll_transmit_batch`, as the driver does.
+const SEND_BATCH: usize = talko_codecs::srtp::SRTP_BATCH;
+const STRIDE: usize = 1500;
 
 struct Bench {
     engine: Engine,
     feeder: Feeder,
     now: Instant,
     buf: Vec<u8>,
+    sends: Vec<Transmit>,
     pkt: Vec<u8>,
 }
 
@@ -58,7 +63,14 @@ impl Bench {
             engine,
             feeder,
             now,
-            buf: vec![0u8; 1500],
+            buf: vec![0u8; SEND_BATCH * STRIDE],
+            sends: vec![
+                Transmit {
+                    to: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
+                    len: 0,
+                };
+                SEND_BATCH
+            ],
             pkt: vec![0u8; 1500],
         };
         b.drain();
@@ -73,8 +85,14 @@ impl Bench {
 
     fn drain(&mut self) -> usize {
         let mut bytes = 0;
-        while let Some(t) = self.engine.poll_transmit(&mut self.buf) {
-            bytes += t.len;
+        loop {
+            let n = self
+                .engine
+                .poll_transmit_batch(&mut self.buf, STRIDE, &mut self.sends);
+            if n == 0 {
+                break;
+            }
+            bytes += self.sends.iter().take(n).map(|t| t.len).sum::<usize>();
         }
         while self.engine.poll_event().is_some() {}
         bytes
