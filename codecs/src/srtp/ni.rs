@@ -383,13 +383,32 @@ impl AesNi {
         iv_b: &[u8; 16],
         data_b: &mut [u8],
     ) {
-        const N: usize = WIDE_BYTES / 32;
+        match data_a.len().max(data_b.len()).div_ceil(32) {
+            0 => {}
+            1 => Self::pair_n::<1>(a, iv_a, data_a, b, iv_b, data_b),
+            2 => Self::pair_n::<2>(a, iv_a, data_a, b, iv_b, data_b),
+            3 => Self::pair_n::<3>(a, iv_a, data_a, b, iv_b, data_b),
+            4 => Self::pair_n::<4>(a, iv_a, data_a, b, iv_b, data_b),
+            5 => Self::pair_n::<5>(a, iv_a, data_a, b, iv_b, data_b),
+            _ => Self::pair_n::<6>(a, iv_a, data_a, b, iv_b, data_b),
+        }
+    }
+
+    /// `P` registers (2P blocks) of key stream for each packet, all rounds unrolled,
+    /// XORed into the data straight from the registers.
+    #[inline(always)]
+    unsafe fn pair_n<const P: usize>(
+        a: &AesNi,
+        iv_a: &[u8; 16],
+        data_a: &mut [u8],
+        b: &AesNi,
+        iv_b: &[u8; 16],
+        data_b: &mut [u8],
+    ) {
         let rev = _mm256_broadcastsi128_si256(_mm_set_epi8(
             0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
         ));
-        let pairs_a = data_a.len().div_ceil(32);
-        let pairs_b = data_b.len().div_ceil(32);
-        let counters = |iv: &[u8; 16]| -> [__m256i; N] {
+        let counters = |iv: &[u8; 16]| -> [__m256i; P] {
             let base = _mm256_broadcastsi128_si256(bswap(load16(iv)));
             core::array::from_fn(|j| {
                 let n = (2 * j) as i64;
@@ -405,7 +424,7 @@ impl AesNi {
             _mm256_broadcastsi128_si256(a.rk[0]),
             _mm256_broadcastsi128_si256(b.rk[0]),
         );
-        for j in 0..N {
+        for j in 0..P {
             ka[j] = _mm256_xor_si256(ka[j], ra0);
             kb[j] = _mm256_xor_si256(kb[j], rb0);
         }
@@ -414,35 +433,38 @@ impl AesNi {
                 _mm256_broadcastsi128_si256(a.rk[r]),
                 _mm256_broadcastsi128_si256(b.rk[r]),
             );
-            // Only the blocks the data needs; both chains advance together.
-            for j in 0..N {
-                if j < pairs_a {
-                    ka[j] = _mm256_aesenc_epi128(ka[j], ra);
-                }
-                if j < pairs_b {
-                    kb[j] = _mm256_aesenc_epi128(kb[j], rb);
-                }
+            for j in 0..P {
+                ka[j] = _mm256_aesenc_epi128(ka[j], ra);
+                kb[j] = _mm256_aesenc_epi128(kb[j], rb);
             }
         }
         let (la, lb) = (
             _mm256_broadcastsi128_si256(a.rk[a.rounds]),
             _mm256_broadcastsi128_si256(b.rk[b.rounds]),
         );
-        let mut sa = [0u8; WIDE_BYTES];
-        let mut sb = [0u8; WIDE_BYTES];
-        for j in 0..N {
-            if let Some(dst) = sa.get_mut(32 * j..32 * j + 32) {
-                _mm256_storeu_si256(dst.as_mut_ptr().cast(), _mm256_aesenclast_epi128(ka[j], la));
-            }
-            if let Some(dst) = sb.get_mut(32 * j..32 * j + 32) {
-                _mm256_storeu_si256(dst.as_mut_ptr().cast(), _mm256_aesenclast_epi128(kb[j], lb));
-            }
+        for j in 0..P {
+            ka[j] = _mm256_aesenclast_epi128(ka[j], la);
+            kb[j] = _mm256_aesenclast_epi128(kb[j], lb);
         }
-        if let Some(s) = sa.get(..data_a.len()) {
-            xor_wide(data_a, s);
-        }
-        if let Some(s) = sb.get(..data_b.len()) {
-            xor_wide(data_b, s);
+        xor_registers(&ka, data_a);
+        xor_registers(&kb, data_b);
+    }
+}
+
+/// `data ^= ks` (the key stream's first `data.len()` bytes), whole 32-byte chunks
+/// straight from the registers, a last partial chunk through the stack.
+#[inline(always)]
+unsafe fn xor_registers<const P: usize>(ks: &[__m256i; P], data: &mut [u8]) {
+    for (chunk, k) in data.chunks_mut(32).zip(ks.iter()) {
+        if chunk.len() == 32 {
+            let x = _mm256_xor_si256(_mm256_loadu_si256(chunk.as_ptr().cast()), *k);
+            _mm256_storeu_si256(chunk.as_mut_ptr().cast(), x);
+        } else {
+            let mut bytes = [0u8; 32];
+            _mm256_storeu_si256(bytes.as_mut_ptr().cast(), *k);
+            for (d, k) in chunk.iter_mut().zip(bytes.iter()) {
+                *d ^= k;
+            }
         }
     }
 }
@@ -909,6 +931,31 @@ mod tests {
                 }
             }
             assert_eq!(fast, slow, "length {len}");
+        }
+    }
+
+    #[test]
+    fn paired_keystreams_match_one_at_a_time() {
+        if !available() {
+            eprintln!("SKIPPED: this CPU lacks AES-NI/PCLMULQDQ; the portable path is used");
+            return;
+        }
+        for key_len in [16, 32] {
+            let a = AesNi::new(&bytes(1, key_len)).unwrap();
+            let b = AesNi::new(&bytes(2, key_len)).unwrap();
+            let (iv_a, iv_b): ([u8; 16], [u8; 16]) = (
+                bytes(3, 16).try_into().unwrap(),
+                bytes(4, 16).try_into().unwrap(),
+            );
+            for (la, lb) in (0..=200).map(|l| (l, (l * 7) % 201)) {
+                let (pa, pb) = (bytes(la as u64, la), bytes(lb as u64 + 9, lb));
+                let (mut xa, mut xb) = (pa.clone(), pb.clone());
+                AesNi::apply_keystream_pair(&a, iv_a, &mut xa, &b, iv_b, &mut xb);
+                let (mut ya, mut yb) = (pa.clone(), pb.clone());
+                a.apply_keystream(iv_a, &mut ya);
+                b.apply_keystream(iv_b, &mut yb);
+                assert_eq!((xa, xb), (ya, yb), "lengths {la} {lb}");
+            }
         }
     }
 
