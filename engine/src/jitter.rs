@@ -4,7 +4,9 @@
 //! across wrap, the distinction between loss (a sequence gap) and DTX (a timestamp gap
 //! with contiguous sequence numbers), and the playout delay: its target follows the
 //! measured delay spread of recent packets (held for [`JitterConfig::peak_hold`], then
-//! forgotten), bounded by [`JitterConfig::min_target`] and [`JitterConfig::max_target`].
+//! forgotten; the single latest packet of each quarter of that window is set aside, so a
+//! stray late packet is concealed instead of delaying the whole stream), bounded by
+//! [`JitterConfig::min_target`] and [`JitterConfig::max_target`].
 //! The buffer grows its delay by stalling when the next packet is missing but not yet
 //! overdue, and shrinks it by discarding a frame when it holds more than the target.
 //!
@@ -80,11 +82,30 @@ enum State {
     Playing,
 }
 
+/// The delay spread seen during one slice of the peak-hold window.
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
     start_us: i64,
     min: i64,
+    /// The largest relative delay of the slice, and the second largest: the target
+    /// follows the second, so one stray late packet per slice is concealed rather than
+    /// buying every later packet of the stream extra delay for the whole hold time
+    /// (on a loaded host a sender's scheduler delays a packet now and then; sustained
+    /// jitter delays many, and the target follows it as before).
     max: i64,
+    second: i64,
+}
+
+impl Bucket {
+    /// The slice's largest delay once its single largest is set aside (a slice with
+    /// one packet counts that packet).
+    fn robust_max(&self) -> i64 {
+        if self.second == i64::MIN {
+            self.max
+        } else {
+            self.second
+        }
+    }
 }
 
 /// One stream's jitter buffer.
@@ -158,6 +179,7 @@ impl JitterBuffer {
                 start_us: i64::MIN,
                 min: 0,
                 max: 0,
+                second: i64::MIN,
             }; BUCKETS],
             bucket_us: (hold / BUCKETS as i64).max(1),
             min_target_us,
@@ -245,10 +267,16 @@ impl JitterBuffer {
                     start_us: start,
                     min: self.rel_delay,
                     max: self.rel_delay,
+                    second: i64::MIN,
                 };
             } else {
                 b.min = b.min.min(self.rel_delay);
-                b.max = b.max.max(self.rel_delay);
+                if self.rel_delay > b.max {
+                    b.second = b.max;
+                    b.max = self.rel_delay;
+                } else {
+                    b.second = b.second.max(self.rel_delay);
+                }
             }
         }
         self.update_target(arrival_us);
@@ -261,7 +289,7 @@ impl JitterBuffer {
         for b in &self.buckets {
             if b.start_us != i64::MIN && now_us - b.start_us < horizon {
                 lo = lo.min(b.min);
-                hi = hi.max(b.max);
+                hi = hi.max(b.robust_max());
             }
         }
         let spread = if lo <= hi { hi - lo } else { 0 };

@@ -225,7 +225,7 @@ fn a_slow_sender_clock_stretches_playout_without_rebuffering_for_long() {
 }
 
 #[test]
-fn one_late_packet_on_a_clean_network_does_not_add_latency_for_good() {
+fn one_late_packet_on_a_clean_network_does_not_raise_the_target_or_add_latency_for_good() {
     let mut jb = JitterBuffer::new(&cfg());
     // Packets arrive 5 ms before each tick; packet 100 is 30 ms late (a stall).
     let mut played_at = vec![None; 400];
@@ -248,12 +248,38 @@ fn one_late_packet_on_a_clean_network_does_not_add_latency_for_good() {
             }
         }
     }
-    // Before the stall: played on the tick right after arrival. The late packet raises
-    // the target for the peak-hold time; then the extra delay is trimmed again.
+    // Before the stall: played on the tick right after arrival. The buffer waits for
+    // the late packet (it cannot tell it from a pause yet), but the target does not
+    // grow for one stray packet, and the frames the wait added are trimmed again.
     assert_eq!(played_at[50], Some(50));
     assert!(played_at[102] > Some(102));
     assert_eq!(played_at[300], Some(300));
     assert_eq!(played_at[399], Some(399));
+    assert_eq!(jb.target_us(), 20_000);
+}
+
+#[test]
+fn late_packets_twice_in_a_window_slice_do_raise_the_target() {
+    let mut jb = JitterBuffer::new(&cfg());
+    // Packets 100 and 103 are 30 ms late: within one quarter of the 2 s peak hold.
+    let late = |k: i64| if k == 100 || k == 103 { 30_000 } else { 0 };
+    let mut k = 0i64;
+    let mut peak = 0;
+    for tick in 0..200i64 {
+        let t = tick * 20_000;
+        while k <= tick {
+            let arrival = k * 20_000 - 5_000 + late(k);
+            if arrival > t {
+                break;
+            }
+            let i = k as u32;
+            jb.insert(arrival, i as u16, i * FRAME_TS, &i.to_be_bytes(), None);
+            k += 1;
+        }
+        jb.pop(t);
+        peak = peak.max(jb.target_us());
+    }
+    assert!(peak >= 40_000, "target peaked at {peak} µs");
 }
 
 /// Plays a stream whose packet `k` arrives at `arrival(k)`, popping on the 20 ms grid;
