@@ -328,15 +328,18 @@ fn receive_all(recv_buf: &mut [u8], engine: &mut Engine, io: &mut Io<'_>, tick: 
     true
 }
 
-/// Runs every due phase, one at a time, sending each call's output as soon as it has
-/// mixed (so a late shard delivers late media instead of overwriting it). Times each
+/// Runs the earliest due phase, sending each call's output as soon as it has mixed (so
+/// a late shard delivers late media instead of overwriting it). One phase per call:
+/// the caller reads the socket before the next, so packets that arrived while this
+/// phase ran reach their call before it mixes (run back to back, a late phase would
+/// push them a whole tick later, which the jitter buffer counts as jitter). Times each
 /// phase run and sums them per tick period. A period counts as missed once when one of
 /// its phases ran a whole period late. When the shard is more than [`MAX_CATCH_UP`]
 /// periods behind, the engine is handed the real time and skips ahead itself (counted
 /// in its skipped ticks).
 fn run_due_tick(engine: &mut Engine, io: &mut Io<'_>, tick: Duration) {
     let tick = tick.max(Duration::from_millis(1));
-    while let Some(deadline) = engine.poll_timeout() {
+    if let Some(deadline) = engine.poll_timeout() {
         let start = now();
         if start < deadline {
             return;
@@ -359,9 +362,6 @@ fn run_due_tick(engine: &mut Engine, io: &mut Io<'_>, tick: Duration) {
             // This phase's slot in the period had already passed when it ran.
             io.period.missed = period;
             io.counters.missed_ticks += 1;
-        }
-        if at == start {
-            return;
         }
     }
 }
