@@ -205,6 +205,15 @@ pub struct LatencyReport {
     pub talk_start_p50_ms: f64,
     /// Talk-start delay 99th percentile, ms.
     pub talk_start_p99_ms: f64,
+    /// Packets the engine measured (every packet mixed in the window).
+    pub engine_samples: u64,
+    /// Engine-side server-added latency (packet read off the shard's socket → the mix
+    /// it went into sent), median, ms.
+    pub engine_p50_ms: f64,
+    /// Its 99th percentile, ms.
+    pub engine_p99_ms: f64,
+    /// Its maximum, ms.
+    pub engine_max_ms: f64,
 }
 
 /// One target of the issue.
@@ -299,7 +308,12 @@ impl fmt::Display for Report {
         let t = &self.latency;
         writeln!(
             f,
-            "server-added latency: p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms ({} samples, {} rejected)",
+            "server-added latency at the engine (packet read off the shard's socket -> the mix it went into sent): p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms ({} packets mixed)",
+            t.engine_p50_ms, t.engine_p99_ms, t.engine_max_ms, t.engine_samples
+        )?;
+        writeln!(
+            f,
+            "end-to-end latency at the clients (also counts the clients' own send and receive queueing): p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms ({} samples, {} rejected)",
             t.p50_ms, t.p99_ms, t.max_ms, t.samples, t.rejected
         )?;
         writeln!(

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use talko_codecs::srtp::SrtpProfile;
-use talko_engine::driver::{DriverError, EngineHandle, ShardStats};
+use talko_engine::driver::{DriverError, EngineHandle, Histogram, ShardStats};
 use talko_engine::{
     CallId, Command, DropReason, EngineConfig, Event, ParticipantId, ParticipantSpec, SrtpKeys,
 };
@@ -403,7 +403,9 @@ fn build_report(
     let mut engine_in = 0u64;
     let mut engine_out = 0u64;
     let mut send_drops = 0u64;
+    let mut engine_latency = Histogram::default();
     for (i, (a, b)) in first.stats.iter().zip(&last.stats).enumerate() {
+        engine_latency.merge(&b.mix_latency.since(&a.mix_latency));
         let cpu = last
             .shard_cpu
             .get(i)
@@ -483,6 +485,10 @@ fn build_report(
         talk_start_samples: onset.count(),
         talk_start_p50_ms: ms(onset.quantile(0.5)),
         talk_start_p99_ms: ms(onset.quantile(0.99)),
+        engine_samples: engine_latency.count(),
+        engine_p50_ms: ms(engine_latency.quantile(0.5)),
+        engine_p99_ms: ms(engine_latency.quantile(0.99)),
+        engine_max_ms: ms(engine_latency.max()),
     };
     let missed: u64 = shards.iter().map(|s| s.missed_ticks).sum();
     let skipped: u64 = shards.iter().map(|s| s.skipped_ticks).sum();
@@ -515,10 +521,10 @@ fn build_report(
     targets.push(TargetCheck {
         target: "server-added latency <= 30 ms at p99",
         measured: format!(
-            "p99 {:.1} ms over {} samples",
-            latency.p99_ms, latency.samples
+            "at the engine p99 {:.1} ms over {} packets mixed (end to end at the clients p99 {:.1} ms over {} samples)",
+            latency.engine_p99_ms, latency.engine_samples, latency.p99_ms, latency.samples
         ),
-        pass: (latency.samples > 0).then_some(latency.p99_ms <= 30.0),
+        pass: (latency.engine_samples > 0).then_some(latency.engine_p99_ms <= 30.0),
     });
     Report {
         command,

@@ -223,6 +223,35 @@ pub(crate) struct TickCtx<'a> {
     pub work: &'a mut WorkCounters,
     pub call_slot: u32,
     pub now_us: i64,
+    /// Receive times of the packets this tick's mix is made of.
+    pub mixed: &'a mut MixedPackets,
+}
+
+/// When the packets one call's mix was made of were received (engine timeline, µs): at
+/// most one per speaker slot. The driver subtracts them from the instant the mix went
+/// out — the server-added latency.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MixedPackets {
+    received_us: [i64; MAX_SPEAKERS],
+    len: usize,
+}
+
+impl MixedPackets {
+    pub(crate) fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    fn push(&mut self, received_us: i64) {
+        if let Some(r) = self.received_us.get_mut(self.len) {
+            *r = received_us;
+            self.len += 1;
+        }
+    }
+
+    /// The receive times, one per packet mixed.
+    pub fn received_us(&self) -> &[i64] {
+        self.received_us.get(..self.len).unwrap_or(&[])
+    }
 }
 
 /// Runs one 20 ms tick of `call`.
@@ -240,6 +269,7 @@ pub(crate) fn tick(call: &mut Call, ctx: TickCtx<'_>) {
         work,
         call_slot,
         now_us,
+        mixed,
     } = ctx;
     let id = call.id;
     call.cands.clear();
@@ -330,11 +360,15 @@ pub(crate) fn tick(call: &mut Call, ctx: TickCtx<'_>) {
             if p.has_audio {
                 accumulate(&mut mixing.mix, &p.pcm, p.gain);
                 voices += 1;
+                if let Some(r) = p.played_received_us {
+                    mixed.push(r);
+                }
             }
         }
     }
     if voices == 0 {
         // Nobody talks: no encode, nothing to send.
+        mixed.clear();
         if let Some(rec) = recorder {
             rec.mix_frame(id.0, engine_tick, None, None);
         }

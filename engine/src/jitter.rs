@@ -51,6 +51,9 @@ pub enum Playout<'a> {
         payload: &'a [u8],
         /// RFC 6464 level (−dBov) and voice flag.
         level: Option<(bool, u8)>,
+        /// When the packet was received (caller's timeline; see
+        /// [`JitterBuffer::set_received`]).
+        received_us: i64,
     },
     /// The next frame is lost; `fec` is the packet after it, whose in-band FEC can
     /// rebuild it, if it is here.
@@ -68,6 +71,8 @@ struct Slot {
     ts: u32,
     len: u16,
     level: Option<(bool, u8)>,
+    /// When it was received (for the server-added latency measurement).
+    received_us: i64,
     filled: bool,
     data: [u8; MAX_PAYLOAD],
 }
@@ -153,6 +158,7 @@ impl JitterBuffer {
             ts: 0,
             len: 0,
             level: None,
+            received_us: 0,
             filled: false,
             data: [0; MAX_PAYLOAD],
         };
@@ -302,6 +308,18 @@ impl JitterBuffer {
             (self.min_target_us + spread + fec_slack).clamp(self.min_target_us, self.max_target_us);
     }
 
+    /// Records when the packet `seq` just stored was really received, where that differs
+    /// from the arrival time its playout was computed from (a packet read after its
+    /// call's tick fell due is played by that tick); reported back with the frame.
+    pub fn set_received(&mut self, seq: u16, received_us: i64) {
+        let ext = self.extend(seq);
+        if let Some(slot) = self.slots.get_mut(Self::slot_index(ext)) {
+            if slot.filled && slot.seq == ext {
+                slot.received_us = received_us;
+            }
+        }
+    }
+
     /// Stores one packet that arrived at `arrival_us` (µs on the caller's timeline; a
     /// caller whose next tick is overdue passes that tick's time, as the packet will
     /// still be played by it).
@@ -345,6 +363,7 @@ impl JitterBuffer {
         slot.seq = ext;
         slot.ts = ts;
         slot.level = level;
+        slot.received_us = arrival_us;
         slot.len = payload.len() as u16;
         if let Some(dst) = slot.data.get_mut(..payload.len()) {
             dst.copy_from_slice(payload);
@@ -469,6 +488,7 @@ impl JitterBuffer {
             return Playout::Frame {
                 payload: slot.data.get(..usize::from(slot.len)).unwrap_or_default(),
                 level: slot.level,
+                received_us: slot.received_us,
             };
         }
         // The next packet is missing.

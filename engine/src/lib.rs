@@ -43,6 +43,7 @@ mod tx;
 #[doc(hidden)]
 pub mod sim;
 
+pub use call::MixedPackets;
 pub use config::{
     EngineConfig, IceCredentials, JitterConfig, OpusSettings, ParticipantSpec, SrtpKeys,
     SrtpProfile,

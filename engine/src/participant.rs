@@ -59,6 +59,9 @@ pub(crate) struct Participant {
     /// This tick's decoded frame, valid when `has_audio`.
     pub pcm: Box<[i16; FRAME_SAMPLES]>,
     pub has_audio: bool,
+    /// When the packet decoded this tick was received (engine timeline, µs); `None`
+    /// when this tick's audio was concealed, rebuilt from FEC or absent.
+    pub played_received_us: Option<i64>,
     pub level: u8,
     pub vad: Vad,
     pub muted: bool,
@@ -124,6 +127,7 @@ impl Participant {
             dec: Decoder::mono()?,
             pcm: Box::new([0; FRAME_SAMPLES]),
             has_audio: false,
+            played_received_us: None,
             level: crate::level::SILENCE_DBOV,
             vad: Vad::new(),
             muted: false,
@@ -212,7 +216,12 @@ impl Participant {
             pkt.payload(),
             level,
         ) {
-            Inserted::Stored => Received::Stored { latched },
+            Inserted::Stored => {
+                if playable_us != now_us {
+                    self.jb.set_received(pkt.sequence_number(), now_us);
+                }
+                Received::Stored { latched }
+            }
             Inserted::Late => Received::Dropped(DropReason::Late),
             Inserted::Duplicate => Received::Dropped(DropReason::Duplicate),
             Inserted::TooLarge => Received::Dropped(DropReason::TooLarge),
@@ -261,11 +270,16 @@ impl Participant {
         on_packet: impl FnOnce(&[u8]),
     ) -> Option<TalkChange> {
         self.has_audio = false;
+        self.played_received_us = None;
         let pcm: &mut [i16] = &mut self.pcm[..];
         let talking = self.vad.talking();
         let speaker = self.speaker.is_some();
         match self.jb.pop(now_us) {
-            Playout::Frame { payload, level } => {
+            Playout::Frame {
+                payload,
+                level,
+                received_us,
+            } => {
                 if !self.muted {
                     on_packet(payload);
                 }
@@ -280,6 +294,7 @@ impl Participant {
                         Ok(n) if n == FRAME_SAMPLES => {
                             self.stats.decoded_frames += 1;
                             self.has_audio = true;
+                            self.played_received_us = Some(received_us);
                             self.plc_run = 0;
                             self.decoder_warm = true;
                         }

@@ -351,8 +351,19 @@ fn run_due_tick(engine: &mut Engine, io: &mut Io<'_>, tick: Duration) {
         } else {
             deadline
         };
-        // Each call's mixes leave as soon as that call has mixed.
-        engine.handle_timeout_with(at, |engine| io.flush(engine));
+        // Each call's mixes leave as soon as that call has mixed; then the time since
+        // each packet in the mix was read is its server-added latency.
+        engine.handle_timeout_with(at, |engine| {
+            io.flush(engine);
+            if let Some(sent_us) = engine.timeline_us(now()) {
+                for r in engine.last_mixed().received_us() {
+                    let us = u64::try_from(sent_us.saturating_sub(*r)).unwrap_or(0);
+                    io.counters
+                        .mix_latency
+                        .record_duration(Duration::from_micros(us));
+                }
+            }
+        });
         io.flush(engine);
         let took = now().saturating_duration_since(start);
         io.counters.tick_time.record_duration(took);

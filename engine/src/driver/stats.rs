@@ -25,6 +25,9 @@ pub(crate) struct ShardCounters {
     pub period_time: Histogram,
     /// How late the shard woke for a tick, beyond the deadline.
     pub tick_lateness: Histogram,
+    /// Server-added latency: from reading a packet off the socket to having sent the
+    /// mix it went into, per packet mixed.
+    pub mix_latency: Histogram,
     pub busy: Duration,
     pub idle: Duration,
     pub datagrams_in: u64,
@@ -110,6 +113,9 @@ pub struct ShardStats {
     pub tick_time: Histogram,
     /// The full per-period busy-time histogram, in nanoseconds.
     pub period_time: Histogram,
+    /// Server-added latency, in nanoseconds: for every packet mixed, from the shard
+    /// reading it off its socket to the mix it went into having been sent.
+    pub mix_latency: Histogram,
     /// Allocations made by the shard thread so far, as counted by
     /// `talko_codecs::testing::CountingAlloc` when it is the global allocator (0 otherwise).
     pub thread_allocs: u64,
@@ -186,6 +192,7 @@ impl SharedStats {
             engine_drops: c.engine_drops,
             tick_time: c.tick_time,
             period_time: c.period_time,
+            mix_latency: c.mix_latency,
             thread_allocs: c.thread_allocs,
             thread_frees: c.thread_frees,
         }

@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use talko_codecs::demux::{classify, Kind};
 
-use crate::call::Call;
+use crate::call::{Call, MixedPackets};
 use crate::config::{EngineConfig, ParticipantSpec};
 use crate::events::{
     DropCounters, DropReason, EndReason, EngineError, Event, EventQueue, WorkCounters,
@@ -150,6 +150,8 @@ pub struct Engine {
     period_open: bool,
     recorder: Option<RecorderFeed>,
     work: WorkCounters,
+    /// The packets the call that ticked last mixed (for [`Engine::last_mixed`]).
+    mixed: MixedPackets,
 }
 
 impl std::fmt::Debug for Engine {
@@ -192,6 +194,7 @@ impl Engine {
             period_open: false,
             recorder: None,
             work: WorkCounters::default(),
+            mixed: MixedPackets::default(),
         }
     }
 
@@ -231,6 +234,20 @@ impl Engine {
     /// Sub-tick phase runs so far.
     pub fn phase_runs(&self) -> u64 {
         self.work.phase_runs
+    }
+
+    /// In a `handle_timeout_with` hook: when the packets the call that just ticked mixed
+    /// were received, on the engine's timeline (see [`Engine::timeline_us`]); empty when
+    /// it sent no mix.
+    pub fn last_mixed(&self) -> &MixedPackets {
+        &self.mixed
+    }
+
+    /// `now` on the engine's timeline (µs since the first instant it was given), the
+    /// clock of [`Engine::last_mixed`]; `None` before the engine saw any instant.
+    pub fn timeline_us(&self, now: Instant) -> Option<i64> {
+        let epoch = self.epoch?;
+        i64::try_from(now.saturating_duration_since(epoch).as_micros()).ok()
     }
 
     /// Calls on this shard.

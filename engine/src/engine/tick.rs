@@ -47,6 +47,8 @@ impl Engine {
             let tx = &mut self.tx;
             let recorder = self.recorder.as_mut().filter(|_| call.recording);
             let tick_no = period;
+            let mixed = &mut self.mixed;
+            mixed.clear();
             let result = catch_unwind(AssertUnwindSafe(|| {
                 call::tick(
                     call,
@@ -59,6 +61,7 @@ impl Engine {
                         work: &mut self.work,
                         call_slot: cslot,
                         now_us,
+                        mixed,
                     },
                 );
                 Self::rtcp_due(call, parts, events, tx, now_us, self.cfg.rtcp_interval);
