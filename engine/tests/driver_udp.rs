@@ -116,6 +116,19 @@ fn two_clients_in_a_call_hear_each_other_and_not_themselves() {
     assert!(s.tick_max >= s.tick_p99 && s.tick_p99 >= s.tick_p50);
     assert!(s.tick_p50 > Duration::ZERO);
     assert_eq!(s.send_would_block + s.send_errors, 0);
+    // Every packet mixed gets a server-added latency sample on the engine's timeline
+    // (read off the socket -> its mix sent): there are many, and they are plausible
+    // (a wrong clock base would give nonsense, not tens of milliseconds).
+    assert!(
+        s.mix_latency.count() >= 100,
+        "latency samples {}",
+        s.mix_latency.count()
+    );
+    assert!(
+        s.mix_latency.quantile_duration(0.5) < Duration::from_millis(200),
+        "median server-added latency {:?}",
+        s.mix_latency.quantile_duration(0.5)
+    );
     assert_eq!(
         s.missed_ticks, 0,
         "an idle test machine runs every tick on time"
