@@ -260,12 +260,7 @@ impl AesNi {
 impl AesNi {
     /// `2N` keystream blocks `iv + first ..`, two per register, encrypted together.
     #[inline(always)]
-    unsafe fn keystream_wide<const N: usize>(
-        &self,
-        base: __m256i,
-        first: usize,
-        out: &mut [u8; WIDE_BYTES],
-    ) {
+    unsafe fn keystream_regs<const N: usize>(&self, base: __m256i, first: usize) -> [__m256i; N] {
         let rev = _mm256_broadcastsi128_si256(_mm_set_epi8(
             0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
         ));
@@ -288,62 +283,80 @@ impl AesNi {
             }
         }
         let last = _mm256_broadcastsi128_si256(self.rk[self.rounds]);
-        for (j, k) in ks.iter().enumerate() {
-            let k = _mm256_aesenclast_epi128(*k, last);
-            if let Some(dst) = out.get_mut(32 * j..32 * j + 32) {
-                _mm256_storeu_si256(dst.as_mut_ptr().cast(), k);
-            }
+        for k in ks.iter_mut() {
+            *k = _mm256_aesenclast_epi128(*k, last);
         }
+        ks
     }
 
-    /// `ctr_ni` with VAES: up to twelve blocks of keystream per pass, written to the
-    /// stack and XORed into the data 32 bytes at a time.
+    /// `data ^=` the `N`-register key stream from block `first`.
+    #[inline(always)]
+    unsafe fn xor_stream<const N: usize>(&self, base: __m256i, first: usize, data: &mut [u8]) {
+        let ks = self.keystream_regs::<N>(base, first);
+        xor_registers(&ks, data);
+    }
+
+    /// Block `first` of the key stream into `mask`, the following ones XORed into `data`
+    /// (shifted by one block across the registers).
+    #[inline(always)]
+    unsafe fn xor_stream_masked<const N: usize>(
+        &self,
+        base: __m256i,
+        first: usize,
+        data: &mut [u8],
+        mask: &mut [u8; 16],
+    ) {
+        let ks = self.keystream_regs::<N>(base, first);
+        store16(mask, _mm256_castsi256_si128(ks[0]));
+        let zero = _mm256_setzero_si256();
+        let shifted: [__m256i; N] = core::array::from_fn(|j| {
+            _mm256_permute2x128_si256(ks[j], ks.get(j + 1).copied().unwrap_or(zero), 0x21)
+        });
+        xor_registers(&shifted, data);
+    }
+
+    /// `ctr_ni` with VAES: up to twelve blocks of key stream per pass, kept in
+    /// registers and XORed into the data 32 bytes at a time.
     #[target_feature(enable = "vaes,avx2,aes,sse2,ssse3,sse4.1")]
     unsafe fn ctr_vaes(
         &self,
         iv: &[u8; 16],
         first: usize,
         data: &mut [u8],
-        mut mask: Option<&mut [u8; 16]>,
+        mask: Option<&mut [u8; 16]>,
     ) {
         let base = _mm256_broadcastsi128_si256(bswap(load16(iv)));
-        let mut ks = [0u8; WIDE_BYTES];
         let mut next = first;
-        let mut done = 0;
-        loop {
-            let skip = usize::from(mask.is_some());
-            let blocks = (data.len() - done).div_ceil(16) + skip;
-            let pairs = match blocks {
-                0 => return,
-                1..=2 => {
-                    self.keystream_wide::<1>(base, next, &mut ks);
-                    1
-                }
-                3..=4 => {
-                    self.keystream_wide::<2>(base, next, &mut ks);
-                    2
-                }
-                5..=6 => {
-                    self.keystream_wide::<3>(base, next, &mut ks);
-                    3
-                }
-                _ => {
-                    self.keystream_wide::<6>(base, next, &mut ks);
-                    6
-                }
-            };
-            next += 2 * pairs;
-            if let (Some(m), Some(k)) = (mask.take(), ks.first_chunk::<16>()) {
-                *m = *k;
+        let mut rest = data;
+        if let Some(m) = mask {
+            let n = rest.len().min(WIDE_BYTES - 16);
+            let (head, tail) = core::mem::take(&mut rest).split_at_mut(n);
+            let regs = (n + 16).div_ceil(32);
+            match regs {
+                1 => self.xor_stream_masked::<1>(base, next, head, m),
+                2 => self.xor_stream_masked::<2>(base, next, head, m),
+                3 => self.xor_stream_masked::<3>(base, next, head, m),
+                4 => self.xor_stream_masked::<4>(base, next, head, m),
+                5 => self.xor_stream_masked::<5>(base, next, head, m),
+                _ => self.xor_stream_masked::<6>(base, next, head, m),
             }
-            let stream = ks.get(16 * skip..32 * pairs).unwrap_or(&[]);
-            let n = stream.len().min(data.len() - done);
-            let (Some(chunk), Some(stream)) = (data.get_mut(done..done + n), stream.get(..n))
-            else {
-                return;
-            };
-            xor_wide(chunk, stream);
-            done += n;
+            next += 2 * regs;
+            rest = tail;
+        }
+        while !rest.is_empty() {
+            let n = rest.len().min(WIDE_BYTES);
+            let (head, tail) = core::mem::take(&mut rest).split_at_mut(n);
+            let regs = n.div_ceil(32);
+            match regs {
+                1 => self.xor_stream::<1>(base, next, head),
+                2 => self.xor_stream::<2>(base, next, head),
+                3 => self.xor_stream::<3>(base, next, head),
+                4 => self.xor_stream::<4>(base, next, head),
+                5 => self.xor_stream::<5>(base, next, head),
+                _ => self.xor_stream::<6>(base, next, head),
+            }
+            next += 2 * regs;
+            rest = tail;
         }
     }
 }
@@ -471,23 +484,6 @@ unsafe fn xor_registers<const P: usize>(ks: &[__m256i; P], data: &mut [u8]) {
 
 /// Keystream bytes one wide pass produces: twelve blocks.
 const WIDE_BYTES: usize = 192;
-
-/// `data ^= stream` (equal lengths), 32 bytes per instruction.
-#[inline(always)]
-unsafe fn xor_wide(data: &mut [u8], stream: &[u8]) {
-    let mut d = data.chunks_exact_mut(32);
-    let mut s = stream.chunks_exact(32);
-    for (d, s) in d.by_ref().zip(s.by_ref()) {
-        let x = _mm256_xor_si256(
-            _mm256_loadu_si256(d.as_ptr().cast()),
-            _mm256_loadu_si256(s.as_ptr().cast()),
-        );
-        _mm256_storeu_si256(d.as_mut_ptr().cast(), x);
-    }
-    for (d, s) in d.into_remainder().iter_mut().zip(s.remainder()) {
-        *d ^= s;
-    }
-}
 
 /// Applies keystream blocks in order: to the mask first if one is still wanted, then
 /// to the next data blocks.
