@@ -64,13 +64,7 @@ impl Bench {
             feeder,
             now,
             buf: vec![0u8; SEND_BATCH * STRIDE],
-            sends: vec![
-                Transmit {
-                    to: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
-                    len: 0,
-                };
-                SEND_BATCH
-            ],
+            sends: vec![Transmit::NOTHING; SEND_BATCH],
             pkt: vec![0u8; 1500],
         };
         b.drain();

@@ -78,6 +78,14 @@ unsafe fn bswap(x: __m128i) -> __m128i {
     )
 }
 
+/// The shuffle that reverses the bytes of each 16-byte lane of a 256-bit register.
+#[inline(always)]
+unsafe fn reverse_each_lane() -> __m256i {
+    _mm256_broadcastsi128_si256(_mm_set_epi8(
+        0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+    ))
+}
+
 #[inline(always)]
 unsafe fn load16(b: &[u8; 16]) -> __m128i {
     _mm_loadu_si128(b.as_ptr().cast())
@@ -261,9 +269,7 @@ impl AesNi {
     /// `2N` keystream blocks `iv + first ..`, two per register, encrypted together.
     #[inline(always)]
     unsafe fn keystream_regs<const N: usize>(&self, base: __m256i, first: usize) -> [__m256i; N] {
-        let rev = _mm256_broadcastsi128_si256(_mm_set_epi8(
-            0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
-        ));
+        let rev = reverse_each_lane();
         let mut ks = [_mm256_setzero_si256(); N];
         for (j, k) in ks.iter_mut().enumerate() {
             let n = (first + 2 * j) as i64;
@@ -418,9 +424,7 @@ impl AesNi {
         iv_b: &[u8; 16],
         data_b: &mut [u8],
     ) {
-        let rev = _mm256_broadcastsi128_si256(_mm_set_epi8(
-            0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
-        ));
+        let rev = reverse_each_lane();
         let counters = |iv: &[u8; 16]| -> [__m256i; P] {
             let base = _mm256_broadcastsi128_si256(bswap(load16(iv)));
             core::array::from_fn(|j| {

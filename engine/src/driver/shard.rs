@@ -167,11 +167,7 @@ impl Shard {
         let mut recv_buf = vec![0u8; RECV_GROUP * RECV_BUF].into_boxed_slice();
         let send_stride = send_buf_len.max(RECV_BUF);
         let mut send_buf = vec![0u8; SEND_BATCH * send_stride].into_boxed_slice();
-        let unset = Transmit {
-            to: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
-            len: 0,
-        };
-        let mut sends = vec![unset; SEND_BATCH].into_boxed_slice();
+        let mut sends = vec![Transmit::NOTHING; SEND_BATCH].into_boxed_slice();
         let mut counters = ShardCounters::default();
         let mut poll_events = Events::with_capacity(64);
         let mut io = Io {
@@ -273,11 +269,7 @@ fn drain_commands(commands: &Receiver<ShardMsg>, engine: &mut Engine, io: &mut I
 /// with datagrams possibly still waiting.
 fn receive_all(recv_buf: &mut [u8], engine: &mut Engine, io: &mut Io<'_>, tick: Duration) -> bool {
     let mut errors = 0usize;
-    let unset = Datagram {
-        from: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
-        len: 0,
-    };
-    let mut got = [unset; RECV_GROUP];
+    let mut got = [Datagram::EMPTY; RECV_GROUP];
     for _ in 0..RECV_BATCHES_PER_TURN {
         let mut batch = 0usize;
         while batch < RECV_BATCH {

@@ -115,6 +115,20 @@ pub struct Datagram {
     pub len: usize,
 }
 
+impl Datagram {
+    /// A placeholder for preallocated arrays (unspecified address, no bytes).
+    pub const EMPTY: Datagram = Datagram {
+        from: UNSPECIFIED,
+        len: 0,
+    };
+}
+
+/// 0.0.0.0:0, the address of placeholder entries.
+const UNSPECIFIED: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
+    std::net::Ipv4Addr::UNSPECIFIED,
+    0,
+));
+
 /// A datagram [`Engine::poll_transmit`] wrote into the caller's buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Transmit {
@@ -122,6 +136,15 @@ pub struct Transmit {
     pub to: SocketAddr,
     /// Its length at the start of the buffer.
     pub len: usize,
+}
+
+impl Transmit {
+    /// Nothing to send: a placeholder for preallocated arrays, and what
+    /// [`Engine::poll_transmit_batch`] reports for a send it could no longer build.
+    pub const NOTHING: Transmit = Transmit {
+        to: UNSPECIFIED,
+        len: 0,
+    };
 }
 
 /// The sans-IO media core of one shard.

@@ -38,17 +38,15 @@ impl Engine {
         stride: usize,
         sends: &mut [Transmit],
     ) -> usize {
-        let nothing = Transmit {
-            to: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
-            len: 0,
-        };
         let mut batch = RtpProtectBatch::new();
         let mut filled = 0;
         for (buf, send) in space.chunks_exact_mut(stride.max(1)).zip(sends.iter_mut()) {
             let Some(p) = self.tx.pop() else {
                 break;
             };
-            *send = self.build(p, buf, Some(&mut batch)).unwrap_or(nothing);
+            *send = self
+                .build(p, buf, Some(&mut batch))
+                .unwrap_or(Transmit::NOTHING);
             filled += 1;
         }
         // Finishing the batch writes the pending tags before `space` is released.

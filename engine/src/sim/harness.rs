@@ -119,23 +119,9 @@ impl Harness {
             buf: Box::new([0; NET_BUF]),
             batched: true,
             in_buf: vec![0; OUTPUT_BATCH * NET_BUF].into_boxed_slice(),
-            in_meta: vec![
-                crate::Datagram {
-                    from: SocketAddr::from(([0, 0, 0, 0], 0)),
-                    len: 0,
-                };
-                OUTPUT_BATCH
-            ]
-            .into_boxed_slice(),
+            in_meta: vec![crate::Datagram::EMPTY; OUTPUT_BATCH].into_boxed_slice(),
             batch_buf: vec![0; OUTPUT_BATCH * NET_BUF].into_boxed_slice(),
-            batch_sends: vec![
-                crate::Transmit {
-                    to: SocketAddr::from(([0, 0, 0, 0], 0)),
-                    len: 0,
-                };
-                OUTPUT_BATCH
-            ]
-            .into_boxed_slice(),
+            batch_sends: vec![crate::Transmit::NOTHING; OUTPUT_BATCH].into_boxed_slice(),
             sent_bytes: None,
             frames: 0,
         })
