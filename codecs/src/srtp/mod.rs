@@ -58,6 +58,8 @@ mod replay;
 mod rtcp;
 #[cfg(target_arch = "x86_64")]
 mod sha1ni;
+#[cfg(target_arch = "x86_64")]
+mod sha1x16;
 mod stream;
 mod suite;
 #[cfg(test)]
