@@ -157,10 +157,18 @@ pub struct LoadgenReport {
 /// One direction's packet accounting.
 #[derive(Clone, Debug, Serialize)]
 pub struct LinkReport {
+    /// What the counts cover: the uplink counts the whole run (every packet the clients
+    /// sent against every datagram the shards read, after the clients stopped and the
+    /// shards drained), the downlink the measurement window.
+    pub span: &'static str,
     /// Packets sent.
     pub sent: u64,
     /// Packets received (and authenticated).
     pub received: u64,
+    /// Packets the loss is counted against: sent (uplink), or expected from the
+    /// listeners' sequence numbers (downlink: a listener's first and last packet in the
+    /// window bound what it should have received).
+    pub expected: u64,
     /// Loss, percent.
     pub loss_pct: f64,
     /// Packets per second.
@@ -295,8 +303,8 @@ impl fmt::Display for Report {
         for (name, k) in [("uplink", &self.uplink), ("downlink", &self.downlink)] {
             writeln!(
                 f,
-                "{name}: sent {} received {} loss {:.3} % ({:.0} packets/s, auth failures {})",
-                k.sent, k.received, k.loss_pct, k.packets_per_s, k.auth_failures
+                "{name} ({}): sent {} received {} of {} expected, loss {:.3} % ({:.0} packets/s, auth failures {})",
+                k.span, k.sent, k.received, k.expected, k.loss_pct, k.packets_per_s, k.auth_failures
             )?;
         }
         let a = &self.audio;

@@ -115,6 +115,9 @@ pub struct RunPlan {
 pub struct ClientResult {
     /// Packets sent.
     pub sent: u64,
+    /// Packets sent over the whole run, warm-up included (for the uplink's exact
+    /// accounting against what the engine received).
+    pub sent_total: u64,
     /// Sends that failed (full socket buffer or error).
     pub send_failures: u64,
     /// Sends more than 10 ms behind schedule (the load generator was overloaded).
@@ -161,6 +164,7 @@ impl ClientResult {
     /// Adds another thread's result.
     pub fn merge(&mut self, o: &ClientResult) {
         self.sent += o.sent;
+        self.sent_total += o.sent_total;
         self.send_failures += o.send_failures;
         self.late_sends += o.late_sends;
         self.max_send_delay = self.max_send_delay.max(o.max_send_delay);
@@ -457,6 +461,7 @@ fn send_one(
     }
     match sock.send_to(data, p.plan.engine_addr) {
         Ok(_) => {
+            res.sent_total += 1;
             if measuring {
                 res.sent += 1;
                 res.voiced_frames_sent += u64::from(voiced);
