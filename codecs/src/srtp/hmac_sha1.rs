@@ -178,6 +178,20 @@ fn fill_tail(data: &[u8], suffix: &[u8], tail: &mut [u8; 128]) -> usize {
     blocks
 }
 
+/// Block `i` of the padded inner message: `data`'s whole blocks, then the blocks of its
+/// `tail` (from [`fill_tail`]); zeros past the end (never asked for by the callers).
+fn padded_block<'b>(data: &'b [u8], tail: &'b [u8; 128], i: usize) -> &'b [u8; 64] {
+    const ZERO: [u8; 64] = [0; 64];
+    let whole = data.len() / 64;
+    let bytes = if i < whole {
+        data.get(i * 64..i * 64 + 64)
+    } else {
+        let t = (i - whole) * 64;
+        tail.get(t..t + 64)
+    };
+    bytes.and_then(|b| b.try_into().ok()).unwrap_or(&ZERO)
+}
+
 /// The outer message: the inner digest, padded (64 + 20 bytes in all).
 fn outer_block(inner: &[u32; 5]) -> [u8; 64] {
     let mut b = [0u8; 64];
@@ -266,27 +280,17 @@ pub(crate) fn tags(jobs: &[TagJob<'_>], out: &mut [[u8; DIGEST_LEN]]) {
 fn tags_wide(wide: Sha1x16, jobs: &[TagJob<'_>], out: &mut [[u8; DIGEST_LEN]]) {
     const N: usize = sha1x16::LANES;
     let mut tails = [[0u8; 128]; N];
-    let mut whole = [0usize; N];
     let mut lens = [0usize; N];
     let mut inner = [INIT; N];
     let mut outer = [INIT; N];
     for (l, job) in jobs.iter().enumerate().take(N) {
         let tail_blocks = fill_tail(job.data, job.suffix, &mut tails[l]);
-        whole[l] = job.data.len() / 64;
-        lens[l] = whole[l] + tail_blocks;
+        lens[l] = job.data.len() / 64 + tail_blocks;
         inner[l] = job.mac.inner;
         outer[l] = job.mac.outer;
     }
-    let pad = [0u8; 64];
     let states = wide.hmac(&inner, &outer, &lens, |i, l| {
-        let bytes = match (i < whole[l], jobs.get(l)) {
-            (true, Some(job)) => job.data.get(i * 64..i * 64 + 64),
-            _ => {
-                let t = (i - whole[l]) * 64;
-                tails[l].get(t..t + 64)
-            }
-        };
-        bytes.and_then(|b| b.try_into().ok()).unwrap_or(&pad)
+        padded_block(jobs.get(l).map_or(&[], |j| j.data), &tails[l], i)
     });
     for (out, state) in out.iter_mut().zip(states.iter()) {
         *out = digest(state);
@@ -299,23 +303,12 @@ fn tags_wide(wide: Sha1x16, jobs: &[TagJob<'_>], out: &mut [[u8; DIGEST_LEN]]) {
 #[cfg(target_arch = "x86_64")]
 fn tags_lanes<const N: usize>(ni: Sha1Ni, jobs: &[TagJob<'_>; N], out: &mut [[u8; DIGEST_LEN]; N]) {
     let mut tails = [[0u8; 128]; N];
-    let mut whole = [0usize; N];
     let mut lens = [0usize; N];
     for l in 0..N {
         let tail_blocks = fill_tail(jobs[l].data, jobs[l].suffix, &mut tails[l]);
-        whole[l] = jobs[l].data.len() / 64;
-        lens[l] = whole[l] + tail_blocks;
+        lens[l] = jobs[l].data.len() / 64 + tail_blocks;
     }
-    let pad = [0u8; 64];
-    let block = |i: usize, l: usize| -> &[u8; 64] {
-        let bytes = if i < whole[l] {
-            jobs[l].data.get(i * 64..i * 64 + 64)
-        } else {
-            let t = (i - whole[l]) * 64;
-            tails[l].get(t..t + 64)
-        };
-        bytes.and_then(|b| b.try_into().ok()).unwrap_or(&pad)
-    };
+    let block = |i: usize, l: usize| padded_block(jobs[l].data, &tails[l], i);
     let common = lens.iter().copied().min().unwrap_or(0);
     let mut states: [[u32; 5]; N] = core::array::from_fn(|l| jobs[l].mac.inner);
     ni.compress_with(&mut states, common, block);
